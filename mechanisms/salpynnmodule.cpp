@@ -1,0 +1,33 @@
+/*
+ *  salpynnmodule.cpp  --  part of salpynn (GPL-2.0-or-later)
+ *
+ *  The NEST extension module that registers salpynn's models.  NEST 3.10 looks
+ *  up the global object <modulename>_LTX_module after loading the library.
+ */
+
+#include "nest_extension_interface.h"
+
+#include "sal_synapse.h"
+
+namespace salpynn
+{
+
+void
+register_sal_synapse( const std::string& name )
+{
+  nest::register_connection_model< sal_synapse >( name );
+}
+
+class SalpynnModule : public nest::NESTExtensionInterface
+{
+public:
+  void
+  initialize() override
+  {
+    register_sal_synapse( "sal_synapse" );
+  }
+};
+
+} // namespace salpynn
+
+salpynn::SalpynnModule salpynnmodule_LTX_module;
