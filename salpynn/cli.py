@@ -1,0 +1,91 @@
+"""The ``salpynn`` command line.
+
+``salpynn run two-neuron [--set key=value ...] [--seed N] [--out DIR]``
+``salpynn build [--force]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from salpynn.config import ConfigError, load_config
+from salpynn.results import config_hash
+
+__all__ = ["main"]
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="JSON file with parameter values")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one parameter (repeatable)",
+    )
+    parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
+    parser.add_argument("--out", type=Path, help="output folder (default: results/<name>/<hash>)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_two_neuron(args: argparse.Namespace) -> int:
+    from salpynn.experiments.two_neuron import TwoNeuronConfig, run_two_neuron, write_outputs
+
+    overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
+    config = load_config(TwoNeuronConfig, args.config, overrides)
+    config.validate()  # before anything long starts
+    out = args.out or Path("results") / "two-neuron" / config_hash(dataclasses.asdict(config))
+    print(
+        f"two-neuron: w_12 = {config.w_12}, w_21 = {config.w_21}, eta = {config.eta}, "
+        f"{config.duration / 1000:g} s model time, seed {config.seed} -> {out}"
+    )
+    result = run_two_neuron(config, progress=not args.no_progress)
+    summary = write_outputs(result, out)
+    print(
+        f"final: w_12 = {summary['w_12_final']:+.4f}, w_21 = {summary['w_21_final']:+.4f} "
+        f"(difference {summary['difference_initial']:+.3f} -> {summary['difference_final']:+.4f}, "
+        f"sum {summary['sum_initial']:.3f} -> {summary['sum_final']:.4f}); "
+        f"wall time {summary['wall_time_s']:.1f} s"
+    )
+    print(f"wrote {out / 'summary.json'}, {out / 'trajectory.csv'}, {out / 'weights.png'}")
+    return 0
+
+
+EXPERIMENTS = {"two-neuron": _run_two_neuron}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salpynn", description="Spike-based alignment learning on NEST and PyNN."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run an experiment")
+    run.add_argument("experiment", choices=sorted(EXPERIMENTS))
+    _add_run_options(run)
+    build = sub.add_parser("build", help="build the NEST module salpynnmodule")
+    build.add_argument("--force", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``salpynn`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return EXPERIMENTS[args.experiment](args)
+        if args.command == "build":
+            from salpynn.build import main as build_main
+
+            return build_main(["--force"] if args.force else [])
+    except ConfigError as err:
+        print(f"salpynn: error: {err}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

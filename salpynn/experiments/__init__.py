@@ -1,0 +1,1 @@
+"""Runnable experiments behind ``salpynn run <name>``."""

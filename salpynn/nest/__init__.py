@@ -1,0 +1,71 @@
+"""NEST backend of salpynn: load ``salpynnmodule`` into the running NEST kernel.
+
+Order under PyNN: ``sim.setup()`` (which resets the kernel and so unloads every module), then
+:func:`install`, then ``sim.native_synapse_type("sal_synapse")``, then populations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from salpynn.build import MODULE_NAME, ModuleNotBuiltError, find_nest, module_dir
+
+__all__ = ["MODULE_NAME", "ModuleNotBuiltError", "import_nest", "install", "module_models"]
+
+#: Models that salpynnmodule registers; their presence tells that it is loaded.
+module_models = ("sal_synapse",)
+
+
+def import_nest():  # noqa: ANN201 - returns the nest module
+    """Import PyNEST without its banner."""
+    os.environ.setdefault("PYNEST_QUIET", "1")
+    import nest
+
+    return nest
+
+
+def _loaded(nest) -> bool:  # noqa: ANN001
+    return all(model in nest.synapse_models or model in nest.node_models for model in module_models)
+
+
+def install() -> Path:
+    """Load ``salpynnmodule`` into the current NEST kernel (idempotent).
+
+    Call it again after ``nest.ResetKernel()`` (and after PyNN's ``sim.setup()``), which unload
+    every dynamic module.
+
+    Returns
+    -------
+    pathlib.Path
+        The loaded shared library.
+
+    Raises
+    ------
+    ModuleNotBuiltError
+        If the module is not built for the imported NEST or was built for another one
+        (checked before loading: a module of the wrong ABI would kill the interpreter).
+    RuntimeError
+        If the kernel already holds nodes, which NEST refuses to combine with loading a module.
+    """
+    nest = import_nest()
+    folder = module_dir()
+    library = folder / f"{MODULE_NAME}.so"
+    if _loaded(nest):
+        return library
+    manifest = json.loads((folder / "manifest.json").read_text())
+    current = find_nest()
+    if manifest["nest"]["fingerprint"] != current.fingerprint:
+        raise ModuleNotBuiltError(
+            f"{library} was built for NEST {manifest['nest']['version']} at "
+            f"{manifest['nest']['package_dir']}, not for the imported NEST {current.version} at "
+            f"{current.package_dir}; rebuild with `salpynn build`"
+        )
+    if nest.GetKernelStatus("network_size") > 0:
+        raise RuntimeError(
+            "salpynn.nest.install() must run before any node is created (NEST refuses to load "
+            "modules into a populated kernel); under PyNN call it right after sim.setup()"
+        )
+    nest.Install(str(library))
+    return library

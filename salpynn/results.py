@@ -1,0 +1,114 @@
+"""Run folders and atomic result files.
+
+Every run writes its full configuration, a hash of it, the package version and the seeds next
+to its results, so a result can always be traced and rerun.  Files are written to a temporary
+name in the same folder and renamed into place, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from salpynn import __version__
+
+__all__ = [
+    "atomic_write",
+    "atomic_write_json",
+    "config_hash",
+    "provenance",
+    "read_json",
+    "to_jsonable",
+]
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert NumPy scalars/arrays and non-finite floats into JSON-safe values."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "inf", "-inf", "nan": JSON has no literal for them
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` and rename the result to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+    return path
+
+
+def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+    text = json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file."""
+    return json.loads(Path(path).read_text())
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """A short, stable hash of a configuration (key order does not matter)."""
+    text = json.dumps(to_jsonable(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def provenance() -> dict[str, Any]:
+    """Versions of salpynn and the simulation stack, for a result's metadata."""
+    info: dict[str, Any] = {
+        "salpynn_version": __version__,
+        "git_revision": _git_revision(),
+        "python": platform.python_version(),
+        "host": platform.node(),
+    }
+    from importlib.metadata import PackageNotFoundError, version
+
+    for package in ("nest-simulator", "PyNN", "numpy", "neo", "elephant", "brian2"):
+        try:
+            info[package] = version(package)
+        except PackageNotFoundError:
+            info[package] = None
+    return info

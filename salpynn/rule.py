@@ -1,0 +1,281 @@
+"""The SAL rule in NumPy: the window, a pair-by-pair reference, and the expected drift.
+
+This module is the one Python place where the signed pair-based window lives.  The NEST
+mechanism (``mechanisms/sal_synapse.h``) implements the same rule with traces; the tests hold
+the two together spike for spike.
+
+Conventions
+-----------
+- Lag: ``dt = t_post + delay - t_pre`` (the whole delay is dendritic, as in NEST's
+  ``stdp_synapse``).  ``dt > 0`` means "pre before post" (causal).
+- Window: ``K(dt) = a_causal * k(dt / tau_causal)`` for ``dt > 0``,
+  ``K(dt) = a_anticausal * k(-dt / tau_anticausal)`` for ``dt < 0`` and ``K(0) = 0``, with
+  ``k(x) = exp(-x)`` or ``max(0, 1 - x)``.
+- SAL is ``a_causal = -1, a_anticausal = +1`` (reversed, antisymmetric); Hebbian STDP is
+  ``a_causal = a_anticausal = +1``.
+- Spikes closer than :data:`SIMULTANEITY_EPS` (NEST's ``stdp_eps``, 1e-6 ms) are simultaneous
+  and never pair.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "SIMULTANEITY_EPS",
+    "PairRule",
+    "Trajectory",
+    "expected_drift",
+    "weight_trajectory",
+    "window_kernel",
+]
+
+#: Two spikes closer than this (ms) are simultaneous (NEST's default ``stdp_eps``).
+SIMULTANEITY_EPS = 1.0e-6
+
+WINDOWS = ("exp", "triangular")
+PAIRINGS = ("nearest", "all")
+
+
+@dataclass(frozen=True)
+class PairRule:
+    """Parameters of the signed pair-based rule, in NEST units (ms).
+
+    The names and defaults are those of the ``sal_synapse`` NEST model.  Invalid values raise
+    :class:`ValueError` naming the parameter and its allowed range.
+
+    Examples
+    --------
+    >>> rule = PairRule(eta=0.1)
+    >>> float(rule.kernel(5.0))  # pre 5 ms before post: SAL depresses
+    -0.6065306597126334
+    """
+
+    eta: float = 0.01
+    a_causal: float = -1.0
+    a_anticausal: float = 1.0
+    tau_causal: float = 10.0
+    tau_anticausal: float = 10.0
+    window: Literal["exp", "triangular"] = "exp"
+    pairing: Literal["nearest", "all"] = "nearest"
+    w_min: float = -math.inf
+    w_max: float = math.inf
+
+    def __post_init__(self) -> None:
+        for name in ("eta", "a_causal", "a_anticausal"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        for name in ("tau_causal", "tau_anticausal"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be > 0 ms and finite, got {value!r}")
+        if self.window not in WINDOWS:
+            raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
+        if self.pairing not in PAIRINGS:
+            raise ValueError(f"pairing must be one of {PAIRINGS}, got {self.pairing!r}")
+        if math.isnan(self.w_min) or math.isnan(self.w_max) or self.w_min > self.w_max:
+            raise ValueError(f"w_min must be <= w_max, got w_min={self.w_min}, w_max={self.w_max}")
+
+    @classmethod
+    def sal(cls, tau: float = 10.0, **kwargs: object) -> PairRule:
+        """The SAL rule: reversed antisymmetric window of width ``tau`` on both sides."""
+        return cls(a_causal=-1.0, a_anticausal=1.0, tau_causal=tau, tau_anticausal=tau, **kwargs)
+
+    @classmethod
+    def hebbian(cls, tau: float = 10.0, **kwargs: object) -> PairRule:
+        """Symmetric Hebbian STDP (``a_causal = a_anticausal = +1``)."""
+        return cls(a_causal=1.0, a_anticausal=1.0, tau_causal=tau, tau_anticausal=tau, **kwargs)
+
+    def with_(self, **changes: object) -> PairRule:
+        """A copy with some parameters changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_nest(self) -> dict[str, float | str]:
+        """The parameters as a ``syn_spec`` dictionary for ``sal_synapse``."""
+        return asdict(self)
+
+    def kernel(self, dt: ArrayLike) -> NDArray[np.float64]:
+        """The window ``K(dt)`` without the learning rate; see :func:`window_kernel`."""
+        return window_kernel(dt, self)
+
+
+def _unit_window(x: NDArray[np.float64], window: str) -> NDArray[np.float64]:
+    if window == "exp":
+        return np.exp(-x)
+    return np.maximum(0.0, 1.0 - x)
+
+
+def window_kernel(dt: ArrayLike, rule: PairRule) -> NDArray[np.float64]:
+    """Evaluate the signed pair-based window ``K(dt)`` (no learning rate).
+
+    Parameters
+    ----------
+    dt : array_like
+        Lags ``t_post + delay - t_pre`` in ms.
+    rule : PairRule
+        Amplitudes, time constants and window shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``K(dt)``, same shape as ``dt``; exactly 0 at ``|dt| <= SIMULTANEITY_EPS``.
+
+    Examples
+    --------
+    >>> rule = PairRule.sal(tau=10.0)
+    >>> window_kernel([-10.0, 0.0, 10.0], rule).round(4).tolist()
+    [0.3679, 0.0, -0.3679]
+    """
+    dt = np.asarray(dt, dtype=float)
+    out = np.zeros_like(dt)
+    causal = dt > SIMULTANEITY_EPS
+    anticausal = dt < -SIMULTANEITY_EPS
+    out[causal] = rule.a_causal * _unit_window(dt[causal] / rule.tau_causal, rule.window)
+    out[anticausal] = rule.a_anticausal * _unit_window(
+        -dt[anticausal] / rule.tau_anticausal, rule.window
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Weight after every spike event, in the order the rule applies them.
+
+    ``is_pre[i]`` tells whether event ``i`` is a presynaptic spike (time ``t_pre``) or a
+    postsynaptic one (effective time ``t_post + delay``).  NEST applies the changes due to
+    postsynaptic spikes only when the next presynaptic spike is transmitted, so the weights
+    NEST reports (``weight_recorder``, final ``GetStatus``) are :attr:`at_pre`.
+    """
+
+    times: NDArray[np.float64]
+    is_pre: NDArray[np.bool_]
+    weights: NDArray[np.float64]
+
+    @property
+    def at_pre(self) -> NDArray[np.float64]:
+        """Weights right after each presynaptic spike."""
+        return self.weights[self.is_pre]
+
+    @property
+    def final(self) -> float:
+        """Weight after the last event (including trailing postsynaptic spikes)."""
+        return float(self.weights[-1]) if self.weights.size else math.nan
+
+
+def weight_trajectory(
+    pre_times: ArrayLike,
+    post_times: ArrayLike,
+    w0: float,
+    rule: PairRule,
+    delay: float = 0.0,
+) -> Trajectory:
+    """Reference implementation of the signed pair-based rule, pair by pair.
+
+    Every spike completes pairs with *strictly earlier* spikes of the other side: only the
+    latest one (``pairing="nearest"``) or all of them (``pairing="all"``).  The window values
+    of the pairs a spike completes are summed, ``eta`` times the sum is added to the weight,
+    and the weight is clipped to ``[w_min, w_max]``.  Spikes are processed in time order,
+    postsynaptic before presynaptic at equal times.  This code enumerates pairs explicitly and
+    shares nothing with the trace-based C++ mechanism it is used to test.
+
+    Parameters
+    ----------
+    pre_times, post_times : array_like
+        Spike times in ms (presynaptic at the synapse, postsynaptic at the soma).
+    w0 : float
+        Initial weight; must lie in ``[w_min, w_max]``.
+    rule : PairRule
+        The rule.
+    delay : float
+        Dendritic delay in ms, added to the postsynaptic times.
+
+    Returns
+    -------
+    Trajectory
+
+    Raises
+    ------
+    ValueError
+        If ``w0`` lies outside the bounds or ``delay`` is negative.
+
+    Examples
+    --------
+    Pre at 10 ms, post at 15 ms: one causal pair, ``dt = 5``; SAL depresses.
+
+    >>> traj = weight_trajectory([10.0], [15.0], 1.0, PairRule.sal(eta=0.1))
+    >>> round(traj.final, 6)
+    0.939347
+    """
+    if not (rule.w_min <= w0 <= rule.w_max):
+        raise ValueError(f"w0={w0} must lie in [w_min, w_max] = [{rule.w_min}, {rule.w_max}]")
+    if not delay >= 0:
+        raise ValueError(f"delay must be >= 0 ms, got {delay}")
+    pre = np.sort(np.asarray(pre_times, dtype=float))
+    post = np.sort(np.asarray(post_times, dtype=float)) + delay
+
+    times = np.concatenate([post, pre])
+    is_pre = np.concatenate([np.zeros(post.size, bool), np.ones(pre.size, bool)])
+    # Stable sort on (time, kind): posts (False) before pres at equal times.
+    order = np.lexsort((is_pre, times))
+    times, is_pre = times[order], is_pre[order]
+
+    weights = np.empty(times.size)
+    w = float(w0)
+    for i, (t, pre_event) in enumerate(zip(times, is_pre, strict=True)):
+        others = post if pre_event else pre
+        earlier = others[: np.searchsorted(others, t - SIMULTANEITY_EPS, side="left")]
+        if earlier.size:
+            if rule.pairing == "nearest":
+                earlier = earlier[-1:]
+            # dt = t_post_eff - t_pre: for a pre event the partners are posts (dt < 0).
+            lags = earlier - t if pre_event else t - earlier
+            total = float(window_kernel(lags, rule).sum())
+            if total != 0.0 and rule.eta != 0.0:
+                w = min(max(w + rule.eta * total, rule.w_min), rule.w_max)
+        weights[i] = w
+    return Trajectory(times=times, is_pre=is_pre, weights=weights)
+
+
+def expected_drift(
+    lags: ArrayLike, probabilities: ArrayLike, rule: PairRule
+) -> float:
+    """Expected window value per pair, ``sum_dt p(dt) K(dt)``, for a lag distribution.
+
+    Multiply by ``eta`` and by the rate of pairs to obtain ``dw/dt``.  For an antisymmetric
+    window (SAL) this vanishes on a symmetric distribution and is negative when causal
+    (``dt > 0``) pairs dominate, i.e. when this synapse's presynaptic neuron drives the
+    postsynaptic one more than the reverse.
+
+    Parameters
+    ----------
+    lags : array_like
+        Lag values ``dt = t_post + delay - t_pre`` in ms (e.g. histogram bin centres).
+    probabilities : array_like
+        Probability (or any non-negative weight) of each lag; normalised here.
+    rule : PairRule
+        The window.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> expected_drift([-5.0, 5.0], [0.5, 0.5], PairRule.sal())
+    0.0
+    """
+    lags = np.asarray(lags, dtype=float)
+    p = np.asarray(probabilities, dtype=float)
+    if lags.shape != p.shape:
+        raise ValueError(f"lags and probabilities must have the same shape, got {lags.shape} and {p.shape}")
+    if np.any(p < 0):
+        raise ValueError("probabilities must be non-negative")
+    total = p.sum()
+    if total <= 0:
+        raise ValueError("probabilities must not all be zero")
+    return float(np.dot(p / total, window_kernel(lags, rule)))
