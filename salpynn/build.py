@@ -247,9 +247,7 @@ def build_module(force: bool = False, verbose: bool = True) -> Path:
         hint = ""
         if missing and "boost" in missing.group(1):
             hint = "\nNEST's headers need Boost: install it (Debian: apt-get install libboost-dev)."
-        raise ModuleNotBuiltError(
-            f"compiling {MODULE_NAME} failed:\n{result.stderr[-4000:]}{hint}"
-        )
+        raise ModuleNotBuiltError(f"compiling {MODULE_NAME} failed:\n{result.stderr[-4000:]}{hint}")
     manifest = {
         "module": MODULE_NAME,
         "key": key,

@@ -57,7 +57,9 @@ def _coerce(name: str, text: str, kind: Any) -> Any:
             return text
         return json.loads(text)
     except ValueError as err:
-        raise ConfigError(f"{name}: cannot read {text!r} as {getattr(kind, '__name__', kind)}") from err
+        raise ConfigError(
+            f"{name}: cannot read {text!r} as {getattr(kind, '__name__', kind)}"
+        ) from err
 
 
 def apply_overrides(config: T, overrides: Mapping[str, Any] | Iterable[str]) -> T:

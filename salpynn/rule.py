@@ -95,9 +95,19 @@ class PairRule:
         """A copy with some parameters changed (validated again)."""
         return replace(self, **changes)
 
-    def to_nest(self) -> dict[str, float | str]:
-        """The parameters as a ``syn_spec`` dictionary for ``sal_synapse``."""
-        return asdict(self)
+    def to_nest(self) -> dict[str, float]:
+        """The numeric parameters, for a ``syn_spec`` of ``sal_synapse``.
+
+        NEST's ``Connect`` accepts only numbers in ``syn_spec``; ``window`` and ``pairing``
+        are model defaults (:meth:`model_defaults`, set with ``CopyModel``/``SetDefaults``).
+        :func:`salpynn.nest.sal_syn_spec` combines both.
+        """
+        params = asdict(self)
+        return {k: float(v) for k, v in params.items() if k not in ("window", "pairing")}
+
+    def model_defaults(self) -> dict[str, str]:
+        """``window`` and ``pairing``: string parameters set per synapse model in NEST."""
+        return {"window": self.window, "pairing": self.pairing}
 
     def kernel(self, dt: ArrayLike) -> NDArray[np.float64]:
         """The window ``K(dt)`` without the learning rate; see :func:`window_kernel`."""
@@ -220,8 +230,9 @@ def weight_trajectory(
 
     times = np.concatenate([post, pre])
     is_pre = np.concatenate([np.zeros(post.size, bool), np.ones(pre.size, bool)])
-    # Stable sort on (time, kind): posts (False) before pres at equal times.
-    order = np.lexsort((is_pre, times))
+    # Sort on (time, kind): posts (False) before pres at equal times, where "equal" means
+    # within SIMULTANEITY_EPS (t_post + delay is rarely bit-identical to t_pre).
+    order = np.lexsort((is_pre, np.round(times / SIMULTANEITY_EPS)))
     times, is_pre = times[order], is_pre[order]
 
     weights = np.empty(times.size)
@@ -241,9 +252,7 @@ def weight_trajectory(
     return Trajectory(times=times, is_pre=is_pre, weights=weights)
 
 
-def expected_drift(
-    lags: ArrayLike, probabilities: ArrayLike, rule: PairRule
-) -> float:
+def expected_drift(lags: ArrayLike, probabilities: ArrayLike, rule: PairRule) -> float:
     """Expected window value per pair, ``sum_dt p(dt) K(dt)``, for a lag distribution.
 
     Multiply by ``eta`` and by the rate of pairs to obtain ``dw/dt``.  For an antisymmetric
@@ -272,7 +281,9 @@ def expected_drift(
     lags = np.asarray(lags, dtype=float)
     p = np.asarray(probabilities, dtype=float)
     if lags.shape != p.shape:
-        raise ValueError(f"lags and probabilities must have the same shape, got {lags.shape} and {p.shape}")
+        raise ValueError(
+            f"lags and probabilities must have the same shape, got {lags.shape} and {p.shape}"
+        )
     if np.any(p < 0):
         raise ValueError("probabilities must be non-negative")
     total = p.sum()

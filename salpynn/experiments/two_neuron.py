@@ -61,7 +61,9 @@ class TwoNeuronConfig:
         check_range("threads", self.threads, 1, 256)
         check_range("seed", self.seed, 1, 2**31 - 1)
         if self.tau_ref < self.resolution:
-            raise ConfigError(f"tau_ref must be >= resolution ({self.resolution}), got {self.tau_ref}")
+            raise ConfigError(
+                f"tau_ref must be >= resolution ({self.resolution}), got {self.tau_ref}"
+            )
         if self.plastic not in ("both", "w_12", "w_21"):
             raise ConfigError(f"plastic must be 'both', 'w_12' or 'w_21', got {self.plastic!r}")
         PairRule.sal(tau=self.tau_ref, window=self.window, pairing=self.pairing)
@@ -133,7 +135,6 @@ def run_two_neuron(
 
     nest = snest.import_nest()
     nest.ResetKernel()
-    nest.set_verbosity("M_ERROR") if hasattr(nest, "set_verbosity") else None
     nest.SetKernelStatus(
         {
             "resolution": config.resolution,
@@ -149,8 +150,7 @@ def run_two_neuron(
     nest.Connect(neurons, recorder)
     for pre, post, weight, name in ((1, 0, config.w_12, "w_12"), (0, 1, config.w_21, "w_21")):
         plastic = config.plastic in ("both", name)
-        syn = {"synapse_model": "sal_synapse", "weight": weight, "delay": config.delay}
-        syn |= config.rule(plastic).to_nest()
+        syn = snest.sal_syn_spec(config.rule(plastic), weight, config.delay)
         nest.Connect(neurons[pre], neurons[post], syn_spec=syn)
     conn_12 = nest.GetConnections(neurons[1], neurons[0])
     conn_21 = nest.GetConnections(neurons[0], neurons[1])

@@ -9,10 +9,20 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
+from salpynn.rule import PairRule
 from salpynn.build import MODULE_NAME, ModuleNotBuiltError, find_nest, module_dir
 
-__all__ = ["MODULE_NAME", "ModuleNotBuiltError", "import_nest", "install", "module_models"]
+__all__ = [
+    "MODULE_NAME",
+    "ModuleNotBuiltError",
+    "import_nest",
+    "install",
+    "module_models",
+    "sal_syn_spec",
+    "sal_synapse_model",
+]
 
 #: Models that salpynnmodule registers; their presence tells that it is loaded.
 module_models = ("sal_synapse",)
@@ -23,6 +33,7 @@ def import_nest():  # noqa: ANN201 - returns the nest module
     os.environ.setdefault("PYNEST_QUIET", "1")
     import nest
 
+    nest.verbosity = nest.VerbosityLevel.ERROR
     return nest
 
 
@@ -69,3 +80,42 @@ def install() -> Path:
         )
     nest.Install(str(library))
     return library
+
+
+def sal_synapse_model(
+    rule: PairRule, weight_recorder: Any = None, base: str = "sal_synapse"
+) -> str:
+    """Name of a ``sal_synapse`` copy whose defaults carry ``rule``'s window and pairing.
+
+    NEST's ``Connect`` takes only numbers in ``syn_spec``, so the string parameters are set
+    once per model with ``CopyModel``.  Copies are reused within a kernel.
+    """
+    nest = import_nest()
+    name = f"{base}__{rule.window}__{rule.pairing}"
+    if weight_recorder is not None:
+        name += f"__wr{weight_recorder.global_id}"
+    if name not in nest.synapse_models:
+        params: dict[str, Any] = dict(rule.model_defaults())
+        if weight_recorder is not None:
+            params["weight_recorder"] = weight_recorder
+        nest.CopyModel(base, name, params)
+    return name
+
+
+def sal_syn_spec(
+    rule: PairRule,
+    weight: float,
+    delay: float | None = None,
+    weight_recorder: Any = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A complete ``syn_spec`` for ``nest.Connect`` with a ``sal_synapse`` following ``rule``."""
+    spec: dict[str, Any] = {
+        "synapse_model": sal_synapse_model(rule, weight_recorder),
+        "weight": weight,
+        **rule.to_nest(),
+        **extra,
+    }
+    if delay is not None:
+        spec["delay"] = delay
+    return spec
