@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,60 @@ namespace salpynn
 {
 
 void register_sal_synapse( const std::string& name );
+
+/**
+ * Spike times still inside a triangular window, for all-to-all pairing only.
+ *
+ * Owned through a pointer that is null for every other mode, so exponential and nearest
+ * synapses do not pay for two vectors; copies are deep (NEST copies connections when it
+ * stores them).
+ */
+class RecentSpikeTimes
+{
+public:
+  RecentSpikeTimes() = default;
+  RecentSpikeTimes( const RecentSpikeTimes& other )
+    : lists_( other.lists_ ? std::make_unique< Lists >( *other.lists_ ) : nullptr )
+  {
+  }
+  RecentSpikeTimes&
+  operator=( const RecentSpikeTimes& other )
+  {
+    if ( this != &other )
+    {
+      lists_ = other.lists_ ? std::make_unique< Lists >( *other.lists_ ) : nullptr;
+    }
+    return *this;
+  }
+
+  std::vector< double >&
+  pre()
+  {
+    return ensure_().pre;
+  }
+  std::vector< double >&
+  post()
+  {
+    return ensure_().post;
+  }
+
+private:
+  struct Lists
+  {
+    std::vector< double > pre;
+    std::vector< double > post;
+  };
+  Lists&
+  ensure_()
+  {
+    if ( not lists_ )
+    {
+      lists_ = std::make_unique< Lists >();
+    }
+    return *lists_;
+  }
+  std::unique_ptr< Lists > lists_;
+};
 
 enum class SalWindow : std::uint8_t
 {
@@ -217,8 +272,7 @@ private:
   double t_last_post_;      // latest postsynaptic spike
   double t_prev_post_;      // the one before it (needed when t_last_post == t_pre)
   double post_trace_prev_;  // sum over posts *before* t_last_post, decayed to t_last_post
-  std::vector< double > recent_pre_;   // triangular + all: pre spikes still inside the window
-  std::vector< double > recent_post_;  // triangular + all: post spikes still inside the window
+  RecentSpikeTimes recent_;           // triangular + all: spikes still inside the window
   std::uint32_t n_post_;               // saturates at 2: we only need "none", "one", "two or more"
   SalWindow window_;
   SalPairing pairing_;
@@ -244,8 +298,7 @@ sal_synapse< targetidentifierT >::sal_synapse()
   , t_last_post_( 0.0 )
   , t_prev_post_( 0.0 )
   , post_trace_prev_( 0.0 )
-  , recent_pre_()
-  , recent_post_()
+  , recent_()
   , n_post_( 0 )
   , window_( SalWindow::EXPONENTIAL )
   , pairing_( SalPairing::NEAREST )
@@ -284,7 +337,7 @@ sal_synapse< targetidentifierT >::on_post_spike_( double t_post, double eps )
     }
     else
     {
-      for ( const double t_pre : recent_pre_ )
+      for ( const double t_pre : recent_.pre() )
       {
         if ( t_post - t_pre > eps )
         {
@@ -306,8 +359,9 @@ sal_synapse< targetidentifierT >::on_post_spike_( double t_post, double eps )
     else
     {
       // A presynaptic spike at or after t_post cannot reach posts a full window back.
-      std::erase_if( recent_post_, [ & ]( double t ) { return t_post - t >= tau_anticausal_; } );
-      recent_post_.push_back( t_post );
+      std::vector< double >& recent_post = recent_.post();
+      std::erase_if( recent_post, [ & ]( double t ) { return t_post - t >= tau_anticausal_; } );
+      recent_post.push_back( t_post );
     }
   }
   t_prev_post_ = t_last_post_;
@@ -348,7 +402,7 @@ sal_synapse< targetidentifierT >::on_pre_spike_( double t_pre, double eps )
     }
     else
     {
-      for ( const double t_post : recent_post_ )
+      for ( const double t_post : recent_.post() )
       {
         if ( t_pre - t_post > eps )
         {
@@ -368,8 +422,9 @@ sal_synapse< targetidentifierT >::on_pre_spike_( double t_pre, double eps )
     }
     else
     {
-      std::erase_if( recent_pre_, [ & ]( double t ) { return t_pre - t >= tau_causal_; } );
-      recent_pre_.push_back( t_pre );
+      std::vector< double >& recent_pre = recent_.pre();
+      std::erase_if( recent_pre, [ & ]( double t ) { return t_pre - t >= tau_causal_; } );
+      recent_pre.push_back( t_pre );
     }
   }
   t_last_pre_ = t_pre;

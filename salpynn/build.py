@@ -199,8 +199,9 @@ def module_dir(nest_inst: NestInstallation | None = None) -> Path:
     for manifest in sorted((cache_root() / "modules").glob("*/manifest.json")):
         try:
             info = json.loads(manifest.read_text())
+            nest_info = info["nest"]
             others.append(
-                f"  {manifest.parent}: NEST {info['nest']['version']} at {info['nest']['package_dir']}"
+                f"  {manifest.parent}: NEST {nest_info['version']} at {nest_info['package_dir']}"
             )
         except (OSError, ValueError, KeyError):
             continue

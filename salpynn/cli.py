@@ -11,6 +11,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from salpynn.build import ModuleNotBuiltError
 from salpynn.config import ConfigError, load_config
 from salpynn.results import config_hash
 
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"salpynn: error: {err}", file=sys.stderr)
         return 2
+    except ModuleNotBuiltError as err:
+        print(f"salpynn: error: {err}", file=sys.stderr)
+        return 3
     return 1
 
 

@@ -53,7 +53,7 @@ def _coerce(name: str, text: str, kind: Any) -> Any:
             return int(text)
         if kind is float:
             return float(text)
-        if kind is str or origin is not None and str in getattr(kind, "__args__", ()):
+        if kind is str or (origin is not None and str in getattr(kind, "__args__", ())):
             return text
         return json.loads(text)
     except ValueError as err:

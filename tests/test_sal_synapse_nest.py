@@ -109,7 +109,7 @@ class TestEdgeCases:
         rule = PairRule.sal(eta=0.5)
         pre = [10.0, 20.0, 30.0, 40.0]
         post = [12.0, 22.0, 32.0]
-        conn, wr, rp, rq = parrot_pair(nest, pre, post, rule, 0.3)
+        _, wr, rp, rq = parrot_pair(nest, pre, post, rule, 0.3)
         nest.Simulate(60.0)
         ref = weight_trajectory(spike_times(rp), spike_times(rq), 0.3, rule, delay=0.1)
         weights = np.asarray(wr.get("events")["weights"])
@@ -124,7 +124,7 @@ class TestEdgeCases:
         )
         pre = np.arange(10.0, 200.0, 10.0)
         post = pre + 2.0
-        conn, wr, rp, rq = parrot_pair(nest, pre, post, rule, 0.0)
+        _, wr, rp, rq = parrot_pair(nest, pre, post, rule, 0.0)
         nest.Simulate(250.0)
         weights = np.asarray(wr.get("events")["weights"])
         assert weights[-1] == (0.5 if sign > 0 else -0.5)
@@ -134,7 +134,7 @@ class TestEdgeCases:
     def test_eta_zero_freezes_and_can_be_switched_on(self, nest):
         pre = np.arange(10.0, 400.0, 7.0)
         post = np.arange(12.0, 400.0, 9.0)
-        conn, wr, rp, rq = parrot_pair(nest, pre, post, PairRule.sal(eta=0.0), 1.0)
+        conn, _, rp, rq = parrot_pair(nest, pre, post, PairRule.sal(eta=0.0), 1.0)
         nest.Simulate(200.0)
         assert conn.get("weight") == 1.0
         conn.set(eta=0.1)
@@ -150,7 +150,7 @@ class TestEdgeCases:
         last_frozen_pre = t_pre[t_pre <= 200.0][-1]
         assert not np.any((t_post + 0.1 > last_frozen_pre) & (t_post + 0.1 <= 200.0))
         w = 1.0
-        for t, is_pre, dw in _pair_increments(t_pre, t_post, rule, 0.1):
+        for t, _, dw in _pair_increments(t_pre, t_post, rule, 0.1):
             if 200.0 < t <= t_pre[-1]:  # NEST applies trailing posts lazily
                 w += rule.eta * dw
         assert conn.get("weight") == pytest.approx(w, rel=RTOL)
@@ -160,7 +160,7 @@ class TestEdgeCases:
         rule = PairRule.sal(eta=0.2, pairing="all")
         pre = np.arange(10.0, 300.0, 11.0)
         post = np.arange(15.0, 300.0, 13.0)
-        conn, wr, rp, rq = parrot_pair(nest, pre, post, rule, 0.5)
+        conn, _, rp, rq = parrot_pair(nest, pre, post, rule, 0.5)
         nest.Simulate(100.0)
         conn.set(weight=-2.0)
         nest.Simulate(250.0)
@@ -215,7 +215,7 @@ class TestThreads:
         pre = [random_trains(rng, 60, 1, 1000.0, 0.5)[0] for _ in range(5)]
         post = [random_trains(rng, 60, 1, 1000.0, 0.5)[0] for _ in range(4)]
         w1, src1, tgt1 = self._run(nest, 1, (pre, post), rule)
-        w2, src2, tgt2 = self._run(nest, 2, (pre, post), rule)
+        w2, src2, _ = self._run(nest, 2, (pre, post), rule)
         np.testing.assert_array_equal(src1, src2)
         np.testing.assert_array_equal(w1, w2)
         # And each equals the reference: parrot i repeats generator i with delay 0.1 ms.

@@ -148,17 +148,32 @@ def run_two_neuron(
     neurons[1].set(_neuron_params(config.b_2, config.tau_ref))
     recorder = nest.Create("spike_recorder")
     nest.Connect(neurons, recorder)
+    # Weights are read from a weight_recorder: in NEST 3.10 every SynapseCollection.get()
+    # calls GetKernelStatus, which becomes slow (0.1-0.2 s) once spikes have been recorded.
+    weights = nest.Create("weight_recorder")
     for pre, post, weight, name in ((1, 0, config.w_12, "w_12"), (0, 1, config.w_21, "w_21")):
         plastic = config.plastic in ("both", name)
-        syn = snest.sal_syn_spec(config.rule(plastic), weight, config.delay)
+        syn = snest.sal_syn_spec(
+            config.rule(plastic), weight, config.delay, weight_recorder=weights
+        )
         nest.Connect(neurons[pre], neurons[post], syn_spec=syn)
-    conn_12 = nest.GetConnections(neurons[1], neurons[0])
-    conn_21 = nest.GetConnections(neurons[0], neurons[1])
+    id_1, id_2 = neurons[0].global_id, neurons[1].global_id
+
+    def latest() -> tuple[float, float]:
+        ev = weights.get("events")
+        senders, w = np.asarray(ev["senders"]), np.asarray(ev["weights"])
+        from_2, from_1 = w[senders == id_2], w[senders == id_1]
+        return (
+            float(from_2[-1]) if from_2.size else config.w_12,
+            float(from_1[-1]) if from_1.size else config.w_21,
+        )
 
     times = [0.0]
     w_12 = [config.w_12]
     w_21 = [config.w_21]
-    chunk = config.duration / config.n_reports
+    # Report boundaries on the time grid: NEST only runs whole multiples of the resolution.
+    n_steps = round(config.duration / config.resolution)
+    bounds = np.linspace(0, n_steps, config.n_reports + 1).round().astype(int)
     start = time.perf_counter()
     bar = tqdm(
         total=config.n_reports,
@@ -171,15 +186,16 @@ def run_two_neuron(
         nest.Prepare()
         for i in range(config.n_reports):
             # Run/Prepare/Cleanup avoids re-preparing the kernel for each chunk.
-            nest.Run(chunk)
-            times.append(nest.biological_time)
-            w_12.append(conn_12.get("weight"))
-            w_21.append(conn_21.get("weight"))
+            nest.Run((bounds[i + 1] - bounds[i]) * config.resolution)
+            times.append(bounds[i + 1] * config.resolution)
+            now_12, now_21 = latest()
+            w_12.append(now_12)
+            w_21.append(now_21)
             bar.update()
             if echo and (i + 1) % max(1, config.n_reports // 10) == 0:
                 bar.write(
-                    f"t = {times[-1] / 1000.0:8.1f} s   w_12 = {w_12[-1]:+.4f}   "
-                    f"w_21 = {w_21[-1]:+.4f}   difference = {w_12[-1] - w_21[-1]:+.4f}"
+                    f"t = {times[-1] / 1000.0:8.1f} s   w_12 = {now_12:+.4f}   "
+                    f"w_21 = {now_21:+.4f}   difference = {now_12 - now_21:+.4f}"
                 )
         nest.Cleanup()
     wall = time.perf_counter() - start

@@ -1,0 +1,118 @@
+"""The two-neuron SAL system (paper Fig. 2) in NEST, and the ``salpynn run`` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from salpynn.experiments.two_neuron import TwoNeuronConfig, run_two_neuron
+from salpynn.rule import weight_trajectory
+
+
+@pytest.fixture(scope="module")
+def fine_run():
+    # A 0.01 ms grid and delay: SAL's sum conservation holds for reciprocal pairs up to terms
+    # of order delay / tau (the dendritic delay shifts the two synapses' lags in the same
+    # direction), so a small delay makes the conservation test sharp.
+    config = TwoNeuronConfig(
+        duration=60_000.0, eta=0.008, resolution=0.01, delay=0.01, n_reports=6, seed=7
+    )
+    return run_two_neuron(config, progress=False, echo=False)
+
+
+class TestTwoNeuronSystem:
+    def test_weights_approach_each_other(self, fine_run):
+        start = fine_run.w_12[0] - fine_run.w_21[0]
+        end = fine_run.w_12[-1] - fine_run.w_21[-1]
+        # Initial difference 1.0; SAL removes most of it.  Fluctuations of the difference at
+        # this eta are about 0.1 (seen over seeds), so 0.3 is a safe margin.
+        assert abs(end) < 0.3 * abs(start)
+
+    def test_sum_conserved(self, fine_run):
+        change_sum = abs(fine_run.w_12[-1] + fine_run.w_21[-1] - 2.0)
+        change_diff = abs((fine_run.w_12[-1] - fine_run.w_21[-1]) - 1.0)
+        assert change_sum < 0.05 * change_diff
+
+    def test_weights_follow_reference_from_recorded_spikes(self, fine_run):
+        c = fine_run.config
+        s1, s2 = fine_run.spikes
+        # w_12 is 2 -> 1: presynaptic neuron 2, postsynaptic neuron 1.
+        ref_12 = weight_trajectory(s2, s1, c.w_12, c.rule(True), delay=c.delay).at_pre[-1]
+        ref_21 = weight_trajectory(s1, s2, c.w_21, c.rule(True), delay=c.delay).at_pre[-1]
+        assert fine_run.w_12[-1] == pytest.approx(ref_12, rel=1e-9)
+        assert fine_run.w_21[-1] == pytest.approx(ref_21, rel=1e-9)
+
+    def test_frozen_weight_is_tracked(self):
+        config = TwoNeuronConfig(duration=60_000.0, eta=0.01, plastic="w_21", n_reports=4, seed=3)
+        run = run_two_neuron(config, progress=False, echo=False)
+        assert np.all(run.w_12 == 1.5)
+        assert abs(run.w_21[-1] - 1.5) < 0.3 * 1.0
+
+    def test_same_seed_same_result(self):
+        config = TwoNeuronConfig(duration=5_000.0, n_reports=2, seed=99)
+        a = run_two_neuron(config, progress=False, echo=False)
+        b = run_two_neuron(config, progress=False, echo=False)
+        np.testing.assert_array_equal(a.w_12, b.w_12)
+        np.testing.assert_array_equal(a.spikes[0], b.spikes[0])
+
+
+class TestCommandLine:
+    def test_run_writes_summary_and_plot(self, tmp_path):
+        out = tmp_path / "run"
+        cmd = [
+            sys.executable,
+            "-m",
+            "salpynn",
+            "run",
+            "two-neuron",
+            "--out",
+            str(out),
+            "--set",
+            "duration=20000",
+            "--seed",
+            "5",
+            "--no-progress",
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads((out / "summary.json").read_text())
+        for key in ("w_12_initial", "w_21_initial", "w_12_final", "w_21_final"):
+            assert isinstance(summary[key], float)
+        assert summary["w_12_initial"] == 1.5 and summary["w_21_initial"] == 0.5
+        assert summary["config"]["seed"] == 5 and summary["provenance"]["salpynn_version"]
+        assert abs(summary["w_12_final"] - summary["w_21_final"]) < 1.0
+        png = (out / "weights.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+        table = np.loadtxt(out / "trajectory.csv", delimiter=",", skiprows=1)
+        assert table[-1, 1] == pytest.approx(summary["w_12_final"])
+        assert "w_12 =" in proc.stdout
+
+    @pytest.mark.parametrize(
+        ("override", "name"),
+        [
+            ("eta=-1", "eta"),
+            ("tau_ref=0", "tau_ref"),
+            ("plastic=all", "plastic"),
+            ("bogus=1", "bogus"),
+        ],
+    )
+    def test_bad_input_is_rejected_before_running(self, tmp_path, override, name):
+        cmd = [
+            sys.executable,
+            "-m",
+            "salpynn",
+            "run",
+            "two-neuron",
+            "--out",
+            str(tmp_path / "x"),
+            "--set",
+            override,
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2
+        assert name in proc.stderr
+        assert not (tmp_path / "x").exists()
