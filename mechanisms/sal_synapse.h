@@ -170,9 +170,9 @@ public:
   typedef nest::CommonSynapseProperties CommonPropertiesType;
   typedef nest::Connection< targetidentifierT > ConnectionBase;
 
-  static constexpr nest::ConnectionModelProperties properties = nest::ConnectionModelProperties::HAS_DELAY
-    | nest::ConnectionModelProperties::IS_PRIMARY | nest::ConnectionModelProperties::SUPPORTS_HPC
-    | nest::ConnectionModelProperties::SUPPORTS_LBL;
+  static constexpr nest::ConnectionModelProperties properties
+    = nest::ConnectionModelProperties::HAS_DELAY | nest::ConnectionModelProperties::IS_PRIMARY
+      | nest::ConnectionModelProperties::SUPPORTS_HPC | nest::ConnectionModelProperties::SUPPORTS_LBL;
 
   sal_synapse();
   sal_synapse( const sal_synapse& ) = default;
@@ -272,8 +272,8 @@ private:
   double t_last_post_;      // latest postsynaptic spike
   double t_prev_post_;      // the one before it (needed when t_last_post == t_pre)
   double post_trace_prev_;  // sum over posts *before* t_last_post, decayed to t_last_post
-  RecentSpikeTimes recent_;           // triangular + all: spikes still inside the window
-  std::uint32_t n_post_;               // saturates at 2: we only need "none", "one", "two or more"
+  RecentSpikeTimes recent_; // triangular + all: spikes still inside the window
+  std::uint32_t n_post_;    // saturates at 2: we only need "none", "one", "two or more"
   SalWindow window_;
   SalPairing pairing_;
   bool has_pre_;
@@ -312,8 +312,9 @@ sal_synapse< targetidentifierT >::check_weight_in_bounds_( double w, double w_mi
 {
   if ( not( w >= w_min and w <= w_max ) )
   {
-    throw nest::BadProperty( "sal_synapse: weight = " + std::to_string( w ) + " must lie in [w_min, w_max] = ["
-      + std::to_string( w_min ) + ", " + std::to_string( w_max ) + "]." );
+    throw nest::BadProperty( "sal_synapse: weight = " + std::to_string( w )
+                             + " must lie in [w_min, w_max] = [" + std::to_string( w_min ) + ", "
+                             + std::to_string( w_max ) + "]." );
   }
 }
 
@@ -353,8 +354,9 @@ sal_synapse< targetidentifierT >::on_post_spike_( double t_post, double eps )
   {
     if ( window_ == SalWindow::EXPONENTIAL )
     {
-      post_trace_prev_ =
-        n_post_ == 0 ? 0.0 : ( post_trace_prev_ + 1.0 ) * std::exp( -( t_post - t_last_post_ ) / tau_anticausal_ );
+      post_trace_prev_ = n_post_ == 0 ? 0.0
+                                      : ( post_trace_prev_ + 1.0 )
+                                          * std::exp( -( t_post - t_last_post_ ) / tau_anticausal_ );
     }
     else
     {
@@ -522,23 +524,25 @@ sal_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::Connect
   }
   if ( window != "exp" and window != "triangular" )
   {
-    throw nest::BadProperty( "sal_synapse: window must be \"exp\" or \"triangular\", got \"" + window + "\"." );
+    throw nest::BadProperty(
+      "sal_synapse: window must be \"exp\" or \"triangular\", got \"" + window + "\"." );
   }
   if ( pairing != "nearest" and pairing != "all" )
   {
-    throw nest::BadProperty( "sal_synapse: pairing must be \"nearest\" or \"all\", got \"" + pairing + "\"." );
+    throw nest::BadProperty(
+      "sal_synapse: pairing must be \"nearest\" or \"all\", got \"" + pairing + "\"." );
   }
   if ( std::isnan( w_min ) or std::isnan( w_max ) or w_min > w_max )
   {
     throw nest::BadProperty( "sal_synapse: w_min must be <= w_max, got w_min = " + std::to_string( w_min )
-      + ", w_max = " + std::to_string( w_max ) + "." );
+                             + ", w_max = " + std::to_string( w_max ) + "." );
   }
   check_weight_in_bounds_( weight, w_min, w_max );
 
   const SalWindow new_window = window == "exp" ? SalWindow::EXPONENTIAL : SalWindow::TRIANGULAR;
   const SalPairing new_pairing = pairing == "nearest" ? SalPairing::NEAREST : SalPairing::ALL_TO_ALL;
   const bool trace_meaning_changes = new_window != window_ or new_pairing != pairing_
-    or tau_causal != tau_causal_ or tau_anticausal != tau_anticausal_;
+                                     or tau_causal != tau_causal_ or tau_anticausal != tau_anticausal_;
   if ( trace_meaning_changes and has_seen_spikes_() )
   {
     throw nest::BadProperty(

@@ -8,6 +8,7 @@
 #include "nest_extension_interface.h"
 
 #include "sal_synapse.h"
+#include "sampling_neuron.h"
 
 namespace salpynn
 {
@@ -18,6 +19,12 @@ register_sal_synapse( const std::string& name )
   nest::register_connection_model< sal_synapse >( name );
 }
 
+void
+register_sampling_neuron( const std::string& name )
+{
+  nest::register_node_model< sampling_neuron >( name );
+}
+
 class SalpynnModule : public nest::NESTExtensionInterface
 {
 public:
@@ -25,6 +32,7 @@ public:
   initialize() override
   {
     register_sal_synapse( "sal_synapse" );
+    register_sampling_neuron( "sampling_neuron" );
   }
 };
 

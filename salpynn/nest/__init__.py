@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from salpynn.rule import PairRule
 from salpynn.build import MODULE_NAME, ModuleNotBuiltError, find_nest, module_dir
+from salpynn.rule import PairRule
 
 __all__ = [
     "MODULE_NAME",
@@ -25,10 +25,10 @@ __all__ = [
 ]
 
 #: Models that salpynnmodule registers; their presence tells that it is loaded.
-module_models = ("sal_synapse",)
+module_models = ("sal_synapse", "sampling_neuron")
 
 
-def import_nest():  # noqa: ANN201 - returns the nest module
+def import_nest():
     """Import PyNEST without its banner."""
     os.environ.setdefault("PYNEST_QUIET", "1")
     import nest
@@ -37,7 +37,7 @@ def import_nest():  # noqa: ANN201 - returns the nest module
     return nest
 
 
-def _loaded(nest) -> bool:  # noqa: ANN001
+def _loaded(nest) -> bool:
     return all(model in nest.synapse_models or model in nest.node_models for model in module_models)
 
 

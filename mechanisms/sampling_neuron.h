@@ -1,0 +1,708 @@
+/*
+ *  sampling_neuron.h  --  part of salpynn (GPL-2.0-or-later)
+ *
+ *  Stochastic neuron of neural sampling (Buesing et al. 2011) with rectangular
+ *  PSPs on a basal and an apical input port and exponential or logistic
+ *  escape noise.
+ */
+
+#ifndef SALPYNN_SAMPLING_NEURON_H
+#define SALPYNN_SAMPLING_NEURON_H
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <iomanip>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "archiving_node.h"
+#include "dict_util.h"
+#include "event.h"
+#include "event_delivery_manager_impl.h"
+#include "exceptions.h"
+#include "kernel_manager.h"
+#include "nest_names.h"
+#include "nest_time.h"
+#include "nest_types.h"
+#include "random_generators.h"
+#include "recordables_map.h"
+#include "ring_buffer.h"
+#include "universal_data_logger.h"
+#include "universal_data_logger_impl.h"
+
+/* BeginUserDocs: neuron, point process, stochastic
+
+Short description
++++++++++++++++++
+
+Neural-sampling neuron: rectangular PSPs, escape noise, absolute refractoriness.
+
+Description
++++++++++++
+
+``sampling_neuron`` is the stochastic neuron of neural sampling (Buesing et
+al. 2011) on NEST's time grid (step ``h``, the resolution).  Its membrane
+state is
+
+    u(t) = b + psp_basal(t) + lambda_apical * psp_apical(t)
+
+where ``psp_basal`` and ``psp_apical`` sum rectangular PSPs: a spike of weight
+``w`` that arrives at time ``t_a`` (send time plus delay) on a port adds ``w``
+to that port's sum during ``[t_a, t_a + tau_syn)``, i.e. for exactly
+``tau_syn / h`` steps, and nothing afterwards.  PSPs already running keep the
+duration they started with when ``tau_syn`` changes.  ``lambda_apical`` is a
+gain on the apical sum: changing it at run time rescales running apical PSPs
+at once.
+
+Outside refractoriness the neuron spikes in the step that ends at ``t`` with
+probability ``p(u(t))``:
+
+- ``escape = "exp"``: hazard ``r(u) = exp(u) / tau_ref``, so
+  ``p = 1 - exp(-r(u) h)`` (the continuous-time neuron of neural sampling);
+- ``escape = "logistic"``: ``p = sigma(u - ln(tau_ref / h))`` with the logistic
+  ``sigma(x) = 1 / (1 + exp(-x))`` (the discrete-time variant; with
+  ``tau_ref / h`` steps it reproduces step-based reference implementations).
+
+A spike at ``t_s`` starts an absolute refractory period: no spike is possible
+before ``t_s + tau_ref``, and the binary state ``z`` is 1 on
+``[t_s, t_s + tau_ref)`` (``tau_ref / h`` steps) and 0 otherwise.  The
+inter-spike interval of an isolated neuron is therefore ``tau_ref - h + h G``
+with ``G`` geometric of parameter ``p(b)``.
+
+Every spike is archived (``ArchivingNode``), so spike-timing-dependent
+synapses such as ``sal_synapse`` work on this neuron.  Random numbers come
+from NEST's per-virtual-process generator: results are reproducible for a
+fixed ``rng_seed`` and number of virtual processes.
+
+The inherited ``ignore_and_spike`` mechanism, when switched on, replaces the
+stochastic spikes by a regular train; each forced spike starts a refractory
+period as usual.
+
+Parameters
+++++++++++
+
+==================  ======  ===================================================
+ b                  real    Bias, dimensionless (default 0.0, finite)
+ tau_ref            ms      Refractory time (default 10.0; > 0, multiple of
+                            the resolution)
+ tau_syn            ms      PSP duration (default 0.0 = "equal to tau_ref";
+                            otherwise > 0 and a multiple of the resolution)
+ lambda_apical      real    Gain of the apical port (default 1.0, finite)
+ escape             string  "exp" (default) or "logistic"
+==================  ======  ===================================================
+
+State variables
++++++++++++++++
+
+==================  ======  ===================================================
+ u                  real    Membrane state b + basal + lambda_apical * apical
+                            (read-only: it is set by b and the input)
+ z                  0 or 1  1 while refractory; setting 1 starts a refractory
+                            period without a spike, 0 ends it
+ t_ref_remaining    ms      Time until the neuron can spike again (>= 0,
+                            multiple of the resolution)
+==================  ======  ===================================================
+
+Receptor types
+++++++++++++++
+
+``receptor_type`` 1 (``"basal"``, gain 1) and 2 (``"apical"``, gain
+``lambda_apical``); 0 is basal, so connections without a receptor type are
+basal.  ``GetStatus(..., "receptor_types")`` lists the names.
+
+Recordables
++++++++++++
+
+``u``, ``z``, ``psp_basal``, ``psp_apical``.
+
+Sends
++++++
+
+SpikeEvent
+
+Receives
+++++++++
+
+SpikeEvent, DataLoggingRequest
+
+References
+++++++++++
+
+Buesing L, Bill J, Nessler B, Maass W (2011). Neural dynamics as sampling: a
+model for stochastic computation in recurrent networks of spiking neurons.
+PLoS Computational Biology 7(11):e1002211.
+
+Gierlich T, Baumbach A, Kungl AF, Max K, Petrovici MA (2025). Spike-based
+alignment learning solves the weight transport problem. arXiv:2503.02642.
+
+See also
+++++++++
+
+pp_psc_delta, sal_synapse
+
+EndUserDocs */
+
+namespace salpynn
+{
+
+void register_sampling_neuron( const std::string& name );
+
+enum class SamplingEscape : std::uint8_t
+{
+  EXPONENTIAL,
+  LOGISTIC
+};
+
+class sampling_neuron : public nest::ArchivingNode
+{
+public:
+  //! Spike receptor ports (receptor_type 0 is mapped to BASAL).
+  enum Receptor : size_t
+  {
+    BASAL = 1,
+    APICAL = 2
+  };
+
+  sampling_neuron();
+  sampling_neuron( const sampling_neuron& );
+
+  using nest::Node::handle;
+  using nest::Node::handles_test_event;
+
+  size_t send_test_event( nest::Node&, size_t, nest::synindex, bool ) override;
+
+  void handle( nest::SpikeEvent& ) override;
+  void handle( nest::DataLoggingRequest& ) override;
+
+  size_t handles_test_event( nest::SpikeEvent&, size_t ) override;
+  size_t handles_test_event( nest::DataLoggingRequest&, size_t ) override;
+
+  void get_status( Dictionary& ) const override;
+  void set_status( const Dictionary& ) override;
+
+private:
+  void init_buffers_() override;
+  void pre_run_hook() override;
+  void update( nest::Time const&, const long, const long ) override;
+
+  friend class nest::RecordablesMap< sampling_neuron >;
+  friend class nest::UniversalDataLogger< sampling_neuron >;
+
+  //! A number as a user would write it (up to 12 significant digits), for error messages.
+  static std::string format_number_( double x );
+
+  /**
+   * Number of simulation steps in a duration that must lie on the time grid.
+   *
+   * Throws BadProperty naming the parameter if the duration is not a positive,
+   * finite multiple of the current resolution (or, with allow_zero, zero).
+   */
+  static long grid_steps_( double t_ms, const std::string& name, bool allow_zero = false );
+
+  struct Parameters_
+  {
+    double b_;             //!< bias (dimensionless)
+    double tau_ref_;       //!< refractory time in ms
+    double tau_syn_;       //!< PSP duration in ms; 0 means "equal to tau_ref"
+    double lambda_apical_; //!< gain of the apical port
+    SamplingEscape escape_;
+
+    Parameters_();
+
+    double
+    effective_tau_syn() const
+    {
+      return tau_syn_ == 0.0 ? tau_ref_ : tau_syn_;
+    }
+
+    void get( Dictionary& ) const;
+    void set( const Dictionary&, nest::Node* );
+  };
+
+  struct State_
+  {
+    //! Refractory steps left, counting the current one; z = 1 iff r_ > 0.
+    long r_;
+
+    State_();
+
+    void get( Dictionary& ) const;
+    void set( const Dictionary&, const Parameters_& );
+  };
+
+  /**
+   * The summed rectangular PSPs of one port.
+   *
+   * Arrivals are collected per step in a ring buffer.  The end of every PSP is
+   * kept in its own queue, sorted by step, because a PSP may last longer than
+   * the ring buffer reaches ahead (min_delay + max_delay).
+   */
+  struct RectangularInput_
+  {
+    nest::RingBuffer arrivals_;
+    std::deque< std::pair< long, double > > ends_; //!< (first step without the PSP, weight)
+    double sum_;
+
+    RectangularInput_();
+
+    void clear();
+
+    //! Advance the sum to the state at step t_step, given what arrives at that step.
+    void advance( long t_step, double arrived, long n_syn );
+  };
+
+  struct Buffers_
+  {
+    explicit Buffers_( sampling_neuron& );
+    Buffers_( const Buffers_&, sampling_neuron& );
+
+    RectangularInput_ basal_;
+    RectangularInput_ apical_;
+
+    nest::UniversalDataLogger< sampling_neuron > logger_;
+  };
+
+  struct Variables_
+  {
+    nest::RngPtr rng_;
+    long n_ref_;         //!< tau_ref in steps
+    long n_syn_;         //!< tau_syn in steps
+    double h_over_tau_;  //!< h / tau_ref: hazard exp(u) / tau_ref times h
+    double log_tau_ref_; //!< ln(tau_ref / h), the logistic threshold
+  };
+
+  double
+  spike_probability_( double u ) const
+  {
+    if ( P_.escape_ == SamplingEscape::EXPONENTIAL )
+    {
+      return -std::expm1( -std::exp( u ) * V_.h_over_tau_ );
+    }
+    const double x = u - V_.log_tau_ref_;
+    // Two forms so that exp() never overflows.
+    return x >= 0.0 ? 1.0 / ( 1.0 + std::exp( -x ) ) : std::exp( x ) / ( 1.0 + std::exp( x ) );
+  }
+
+  // Access functions for the UniversalDataLogger.
+  double
+  get_u_() const
+  {
+    return P_.b_ + B_.basal_.sum_ + P_.lambda_apical_ * B_.apical_.sum_;
+  }
+
+  double
+  get_z_() const
+  {
+    return S_.r_ > 0 ? 1.0 : 0.0;
+  }
+
+  double
+  get_psp_basal_() const
+  {
+    return B_.basal_.sum_;
+  }
+
+  double
+  get_psp_apical_() const
+  {
+    return B_.apical_.sum_;
+  }
+
+  Parameters_ P_;
+  State_ S_;
+  Variables_ V_;
+  Buffers_ B_;
+
+  static nest::RecordablesMap< sampling_neuron > recordablesMap_;
+};
+
+} // namespace salpynn
+
+namespace nest
+{
+template <>
+inline void
+RecordablesMap< salpynn::sampling_neuron >::create()
+{
+  insert_( "u", &salpynn::sampling_neuron::get_u_ );
+  insert_( "z", &salpynn::sampling_neuron::get_z_ );
+  insert_( "psp_basal", &salpynn::sampling_neuron::get_psp_basal_ );
+  insert_( "psp_apical", &salpynn::sampling_neuron::get_psp_apical_ );
+}
+} // namespace nest
+
+namespace salpynn
+{
+
+// One definition in the module's single translation unit.
+inline nest::RecordablesMap< sampling_neuron > sampling_neuron::recordablesMap_;
+
+inline std::string
+sampling_neuron::format_number_( double x )
+{
+  std::ostringstream out;
+  out << std::setprecision( 12 ) << x;
+  return out.str();
+}
+
+inline long
+sampling_neuron::grid_steps_( double t_ms, const std::string& name, bool allow_zero )
+{
+  const double h = nest::Time::get_resolution().get_ms();
+  const std::string got = "; got " + format_number_( t_ms ) + " ms.";
+  const std::string grid = "a multiple of the resolution (" + format_number_( h ) + " ms)";
+  if ( not std::isfinite( t_ms ) or t_ms < 0.0 or ( t_ms == 0.0 and not allow_zero ) )
+  {
+    const std::string lower = allow_zero ? ">= 0" : "> 0";
+    throw nest::BadProperty(
+      "sampling_neuron: " + name + " must be " + lower + " ms, finite and " + grid + got );
+  }
+  const double steps = std::round( t_ms / h );
+  // The tolerance only absorbs the rounding of decimal fractions such as 0.3 / 0.1.
+  if ( std::abs( steps * h - t_ms ) > 1e-9 * std::max( 1.0, t_ms ) or ( steps < 1.0 and t_ms > 0.0 ) )
+  {
+    throw nest::BadProperty( "sampling_neuron: " + name + " must be " + grid + got );
+  }
+  if ( steps > 1e15 )
+  {
+    throw nest::BadProperty( "sampling_neuron: " + name + " must be at most 1e15 steps" + got );
+  }
+  return static_cast< long >( steps );
+}
+
+/* ---------------------------------------------------------------------------
+ * Parameters and state
+ * ------------------------------------------------------------------------- */
+
+inline sampling_neuron::Parameters_::Parameters_()
+  : b_( 0.0 )
+  , tau_ref_( 10.0 )
+  , tau_syn_( 0.0 )
+  , lambda_apical_( 1.0 )
+  , escape_( SamplingEscape::EXPONENTIAL )
+{
+}
+
+inline void
+sampling_neuron::Parameters_::get( Dictionary& d ) const
+{
+  d[ "b" ] = b_;
+  d[ "tau_ref" ] = tau_ref_;
+  d[ "tau_syn" ] = tau_syn_;
+  d[ "lambda_apical" ] = lambda_apical_;
+  d[ "escape" ] = std::string( escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic" );
+}
+
+inline void
+sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
+{
+  nest::update_value_param( d, "b", b_, node );
+  nest::update_value_param( d, "tau_ref", tau_ref_, node );
+  nest::update_value_param( d, "tau_syn", tau_syn_, node );
+  nest::update_value_param( d, "lambda_apical", lambda_apical_, node );
+  std::string escape = escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic";
+  d.update_value( "escape", escape );
+
+  if ( not std::isfinite( b_ ) )
+  {
+    throw nest::BadProperty(
+      "sampling_neuron: b must be a finite number; got " + format_number_( b_ ) + "." );
+  }
+  if ( not std::isfinite( lambda_apical_ ) )
+  {
+    throw nest::BadProperty( "sampling_neuron: lambda_apical must be a finite number; got "
+                             + format_number_( lambda_apical_ ) + "." );
+  }
+  grid_steps_( tau_ref_, "tau_ref" );
+  if ( std::isnan( tau_syn_ ) or tau_syn_ < 0.0 )
+  {
+    throw nest::BadProperty(
+      "sampling_neuron: tau_syn must be 0 (meaning tau_syn = tau_ref) or > 0 ms, finite and a multiple of "
+      "the resolution; got "
+      + format_number_( tau_syn_ ) + " ms." );
+  }
+  grid_steps_( effective_tau_syn(), "tau_syn" );
+  if ( escape != "exp" and escape != "logistic" )
+  {
+    throw nest::BadProperty(
+      "sampling_neuron: escape must be \"exp\" or \"logistic\"; got \"" + escape + "\"." );
+  }
+  escape_ = escape == "exp" ? SamplingEscape::EXPONENTIAL : SamplingEscape::LOGISTIC;
+}
+
+inline sampling_neuron::State_::State_()
+  : r_( 0 )
+{
+}
+
+inline void
+sampling_neuron::State_::get( Dictionary& d ) const
+{
+  d[ "z" ] = static_cast< long >( r_ > 0 ? 1 : 0 );
+  d[ nest::names::t_ref_remaining ] = nest::Time( nest::Time::step( r_ ) ).get_ms();
+}
+
+inline void
+sampling_neuron::State_::set( const Dictionary& d, const Parameters_& p )
+{
+  double t_ref_remaining = 0.0;
+  const bool has_t_ref_remaining = d.update_value( nest::names::t_ref_remaining, t_ref_remaining );
+  double z = 0.0;
+  const bool has_z = d.update_value( "z", z );
+
+  long r = r_;
+  if ( has_t_ref_remaining )
+  {
+    r = grid_steps_( t_ref_remaining, "t_ref_remaining", true );
+  }
+  if ( has_z )
+  {
+    if ( z != 0.0 and z != 1.0 )
+    {
+      throw nest::BadProperty( "sampling_neuron: z must be 0 or 1; got " + format_number_( z ) + "." );
+    }
+    if ( has_t_ref_remaining and ( z == 1.0 ) != ( r > 0 ) )
+    {
+      throw nest::BadProperty(
+        "sampling_neuron: z and t_ref_remaining contradict each other (z = 1 if and only if "
+        "t_ref_remaining > 0)." );
+    }
+    if ( z == 0.0 )
+    {
+      r = 0;
+    }
+    else if ( r == 0 )
+    {
+      // As if the neuron had just spiked, but no spike is emitted or archived.
+      r = grid_steps_( p.tau_ref_, "tau_ref" );
+    }
+  }
+  r_ = r;
+}
+
+/* ---------------------------------------------------------------------------
+ * Input ports and buffers
+ * ------------------------------------------------------------------------- */
+
+inline sampling_neuron::RectangularInput_::RectangularInput_()
+  : arrivals_()
+  , ends_()
+  , sum_( 0.0 )
+{
+}
+
+inline void
+sampling_neuron::RectangularInput_::clear()
+{
+  arrivals_.clear();
+  ends_.clear();
+  sum_ = 0.0;
+}
+
+inline void
+sampling_neuron::RectangularInput_::advance( long t_step, double arrived, long n_syn )
+{
+  while ( not ends_.empty() and ends_.front().first <= t_step )
+  {
+    sum_ -= ends_.front().second;
+    ends_.pop_front();
+  }
+  if ( ends_.empty() )
+  {
+    sum_ = 0.0; // no rounding residue once every PSP has ended
+  }
+  if ( arrived == 0.0 )
+  {
+    return;
+  }
+  sum_ += arrived;
+  const long end = t_step + n_syn;
+  // Ends arrive in order unless tau_syn was shortened during the run.
+  auto pos = ends_.end();
+  while ( pos != ends_.begin() and std::prev( pos )->first > end )
+  {
+    --pos;
+  }
+  if ( pos != ends_.begin() and std::prev( pos )->first == end )
+  {
+    std::prev( pos )->second += arrived;
+  }
+  else
+  {
+    ends_.insert( pos, std::make_pair( end, arrived ) );
+  }
+}
+
+inline sampling_neuron::Buffers_::Buffers_( sampling_neuron& n )
+  : basal_()
+  , apical_()
+  , logger_( n )
+{
+}
+
+inline sampling_neuron::Buffers_::Buffers_( const Buffers_&, sampling_neuron& n )
+  : basal_()
+  , apical_()
+  , logger_( n )
+{
+}
+
+/* ---------------------------------------------------------------------------
+ * Node
+ * ------------------------------------------------------------------------- */
+
+inline sampling_neuron::sampling_neuron()
+  : nest::ArchivingNode()
+  , P_()
+  , S_()
+  , V_()
+  , B_( *this )
+{
+  recordablesMap_.create();
+}
+
+inline sampling_neuron::sampling_neuron( const sampling_neuron& n )
+  : nest::ArchivingNode( n )
+  , P_( n.P_ )
+  , S_( n.S_ )
+  , V_( n.V_ )
+  , B_( n.B_, *this )
+{
+}
+
+inline size_t
+sampling_neuron::send_test_event( nest::Node& target, size_t receptor_type, nest::synindex, bool )
+{
+  nest::SpikeEvent e;
+  e.set_sender( *this );
+  return target.handles_test_event( e, receptor_type );
+}
+
+inline size_t
+sampling_neuron::handles_test_event( nest::SpikeEvent&, size_t receptor_type )
+{
+  if ( receptor_type == 0 or receptor_type == BASAL )
+  {
+    return BASAL;
+  }
+  if ( receptor_type == APICAL )
+  {
+    return APICAL;
+  }
+  throw nest::UnknownReceptorType( receptor_type, get_name() );
+}
+
+inline size_t
+sampling_neuron::handles_test_event( nest::DataLoggingRequest& dlr, size_t receptor_type )
+{
+  if ( receptor_type != 0 )
+  {
+    throw nest::UnknownReceptorType( receptor_type, get_name() );
+  }
+  return B_.logger_.connect_logging_device( dlr, recordablesMap_ );
+}
+
+inline void
+sampling_neuron::handle( nest::SpikeEvent& e )
+{
+  const long steps = e.get_rel_delivery_steps( nest::kernel().simulation_manager.get_slice_origin() );
+  const double w = e.get_weight() * static_cast< double >( e.get_multiplicity() );
+  RectangularInput_& port = e.get_rport() == APICAL ? B_.apical_ : B_.basal_;
+  port.arrivals_.add_value( steps, w );
+}
+
+inline void
+sampling_neuron::handle( nest::DataLoggingRequest& e )
+{
+  B_.logger_.handle( e );
+}
+
+inline void
+sampling_neuron::get_status( Dictionary& d ) const
+{
+  P_.get( d );
+  S_.get( d );
+  d[ "u" ] = get_u_();
+  nest::ArchivingNode::get_status( d );
+  d[ nest::names::recordables ] = recordablesMap_.get_list();
+
+  Dictionary receptors;
+  receptors[ "basal" ] = static_cast< long >( BASAL );
+  receptors[ "apical" ] = static_cast< long >( APICAL );
+  d[ nest::names::receptor_types ] = receptors;
+}
+
+inline void
+sampling_neuron::set_status( const Dictionary& d )
+{
+  // Validate on copies so that a refused update leaves the neuron unchanged.
+  Parameters_ ptmp = P_;
+  ptmp.set( d, this );
+  State_ stmp = S_;
+  stmp.set( d, ptmp );
+  nest::ArchivingNode::set_status( d );
+  P_ = ptmp;
+  S_ = stmp;
+}
+
+inline void
+sampling_neuron::init_buffers_()
+{
+  B_.basal_.clear();
+  B_.apical_.clear();
+  B_.logger_.reset();
+  nest::ArchivingNode::clear_history();
+}
+
+inline void
+sampling_neuron::pre_run_hook()
+{
+  B_.logger_.init();
+  // The resolution may have changed since the parameters were set.
+  V_.n_ref_ = grid_steps_( P_.tau_ref_, "tau_ref" );
+  V_.n_syn_ = grid_steps_( P_.effective_tau_syn(), "tau_syn" );
+  V_.h_over_tau_ = 1.0 / static_cast< double >( V_.n_ref_ );
+  V_.log_tau_ref_ = std::log( static_cast< double >( V_.n_ref_ ) );
+  V_.rng_ = nest::get_vp_specific_rng( get_thread() );
+}
+
+inline void
+sampling_neuron::update( nest::Time const& origin, const long from, const long to )
+{
+  for ( long lag = from; lag < to; ++lag )
+  {
+    // The state is advanced to the right end of the step.
+    const long t_step = origin.get_steps() + lag + 1;
+    B_.basal_.advance( t_step, B_.basal_.arrivals_.get_value( lag ), V_.n_syn_ );
+    B_.apical_.advance( t_step, B_.apical_.arrivals_.get_value( lag ), V_.n_syn_ );
+
+    bool fires = false;
+    if ( S_.r_ > 1 )
+    {
+      --S_.r_;
+    }
+    else
+    {
+      S_.r_ = 0;
+      fires = V_.rng_->drand() < spike_probability_( get_u_() );
+    }
+
+    if ( spike_event_is_due( fires ) )
+    {
+      S_.r_ = V_.n_ref_;
+      set_spiketime( nest::Time::step( t_step ) );
+      nest::SpikeEvent se;
+      nest::kernel().event_delivery_manager.send( *this, se, lag );
+    }
+
+    B_.logger_.record_data( origin.get_steps() + lag );
+  }
+}
+
+} // namespace salpynn
+
+#endif // SALPYNN_SAMPLING_NEURON_H
