@@ -200,7 +200,5 @@ def firing_rates(
     array([3., 0.]) * Hz
     """
     start, stop = _span(trains, t_start, t_stop)
-    counts = [
-        np.count_nonzero((t >= start) & (t <= stop)) for t in map(spike_times_ms, trains)
-    ]
+    counts = [np.count_nonzero((t >= start) & (t <= stop)) for t in map(spike_times_ms, trains)]
     return (np.asarray(counts, dtype=float) / ((stop - start) / 1000.0)) * pq.Hz
