@@ -52,7 +52,7 @@ def _run_two_neuron(args: argparse.Namespace) -> int:
         f"sum {summary['sum_initial']:.3f} -> {summary['sum_final']:.4f}); "
         f"wall time {summary['wall_time_s']:.1f} s"
     )
-    print(f"wrote {out / 'summary.json'}, {out / 'trajectory.csv'}, {out / 'weights.png'}")
+    print(f"wrote summary.json, trajectory.csv, weights.png, recording.nix to {out}")
     return 0
 
 
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run an experiment")
     run.add_argument("experiment", choices=sorted(EXPERIMENTS))
     _add_run_options(run)
+    sub.add_parser("analyse", help="analyse a recording (salpynn analyse -h for options)")
     build = sub.add_parser("build", help="build the NEST module salpynnmodule")
     build.add_argument("--force", action="store_true")
     return parser
@@ -74,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``salpynn`` command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("analyse", "analyze"):
+        from salpynn.analysis.cli import main as analyse_main
+
+        return analyse_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":

@@ -235,8 +235,29 @@ def plot_two_neuron(result: TwoNeuronResult, path: Path) -> Path:
     return path
 
 
+def write_recording_of(result: TwoNeuronResult, out: Path) -> Path:
+    """Write spikes, weight snapshots and biases as ``recording.nix`` (Neo/NIX)."""
+    from salpynn.analysis.recording import Snapshots, write_recording
+
+    c = result.config
+    zeros = np.zeros_like(result.w_12)
+    # W[k, j] is the connection j -> k: W[0, 1] = w_12 (2 -> 1), W[1, 0] = w_21 (1 -> 2).
+    matrices = np.stack([np.stack([zeros, result.w_12], -1), np.stack([result.w_21, zeros], -1)], 1)
+    return write_recording(
+        out,
+        list(result.spikes),
+        t_start=0.0,
+        t_stop=c.duration,
+        config={"experiment": "two-neuron", **dataclasses.asdict(c)},
+        seeds={"nest_rng_seed": c.seed},
+        weights={"W": Snapshots(result.times, matrices)},
+        biases={"b": np.array([c.b_1, c.b_2])},
+        annotations={"tau_ref": c.tau_ref, "delay": c.delay},
+    )
+
+
 def write_outputs(result: TwoNeuronResult, out: Path) -> dict[str, Any]:
-    """Write ``summary.json``, ``trajectory.csv`` and ``weights.png`` into ``out``."""
+    """Write ``summary.json``, ``trajectory.csv``, ``weights.png`` and ``recording.nix``."""
     out.mkdir(parents=True, exist_ok=True)
     table = np.column_stack([result.times, result.w_12, result.w_21])
     atomic_write(
@@ -245,5 +266,6 @@ def write_outputs(result: TwoNeuronResult, out: Path) -> dict[str, Any]:
     )
     plot_two_neuron(result, out / "weights.png")
     summary = result.summary()
+    write_recording_of(result, out)
     atomic_write_json(out / "summary.json", summary)
     return summary
