@@ -93,6 +93,9 @@ Parameters
                             otherwise > 0 and a multiple of the resolution)
  lambda_apical      real    Gain of the apical port (default 1.0, finite)
  escape             string  "exp" (default) or "logistic"
+ weight_scale       real    Factor applied to every incoming weight (default
+                            1.0, finite; PyNN's NEST layer sets 0.001 because
+                            it stores weights in NEST's milli-units)
 ==================  ======  ===================================================
 
 State variables
@@ -209,6 +212,7 @@ private:
     double tau_ref_;       //!< refractory time in ms
     double tau_syn_;       //!< PSP duration in ms; 0 means "equal to tau_ref"
     double lambda_apical_; //!< gain of the apical port
+    double weight_scale_;  //!< factor on incoming weights (unit conversion)
     SamplingEscape escape_;
 
     Parameters_();
@@ -383,6 +387,7 @@ inline sampling_neuron::Parameters_::Parameters_()
   , tau_ref_( 10.0 )
   , tau_syn_( 0.0 )
   , lambda_apical_( 1.0 )
+  , weight_scale_( 1.0 )
   , escape_( SamplingEscape::EXPONENTIAL )
 {
 }
@@ -394,6 +399,7 @@ sampling_neuron::Parameters_::get( Dictionary& d ) const
   d[ "tau_ref" ] = tau_ref_;
   d[ "tau_syn" ] = tau_syn_;
   d[ "lambda_apical" ] = lambda_apical_;
+  d[ "weight_scale" ] = weight_scale_;
   d[ "escape" ] = std::string( escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic" );
 }
 
@@ -404,6 +410,7 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
   nest::update_value_param( d, "tau_ref", tau_ref_, node );
   nest::update_value_param( d, "tau_syn", tau_syn_, node );
   nest::update_value_param( d, "lambda_apical", lambda_apical_, node );
+  nest::update_value_param( d, "weight_scale", weight_scale_, node );
   std::string escape = escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic";
   d.update_value( "escape", escape );
 
@@ -411,6 +418,11 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
   {
     throw nest::BadProperty(
       "sampling_neuron: b must be a finite number; got " + format_number_( b_ ) + "." );
+  }
+  if ( not std::isfinite( weight_scale_ ) )
+  {
+    throw nest::BadProperty(
+      "sampling_neuron: weight_scale must be a finite number; got " + format_number_( weight_scale_ ) + "." );
   }
   if ( not std::isfinite( lambda_apical_ ) )
   {
@@ -610,7 +622,7 @@ inline void
 sampling_neuron::handle( nest::SpikeEvent& e )
 {
   const long steps = e.get_rel_delivery_steps( nest::kernel().simulation_manager.get_slice_origin() );
-  const double w = e.get_weight() * static_cast< double >( e.get_multiplicity() );
+  const double w = P_.weight_scale_ * e.get_weight() * static_cast< double >( e.get_multiplicity() );
   RectangularInput_& port = e.get_rport() == APICAL ? B_.apical_ : B_.basal_;
   port.arrivals_.add_value( steps, w );
 }
