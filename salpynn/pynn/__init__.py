@@ -56,7 +56,7 @@ class Backend:
         else:
             import numpy as np
 
-            np.random.seed(seed)  # PyNN's Brian2 backend draws from numpy's global state
+            np.random.seed(seed)  # noqa: NPY002 - PyNN's Brian2 backend draws from numpy's global state
             self.sim.setup(timestep=timestep, **extra)
             import brian2
 
