@@ -17,6 +17,7 @@ from salpynn.rule import PairRule
 __all__ = [
     "MODULE_NAME",
     "ModuleNotBuiltError",
+    "disable_buffer_resize_log",
     "import_nest",
     "install",
     "module_models",
@@ -41,11 +42,23 @@ def _loaded(nest) -> bool:
     return all(model in nest.synapse_models or model in nest.node_models for model in module_models)
 
 
+def disable_buffer_resize_log(nest: Any) -> None:
+    """Stop NEST 3.10's spike-buffer resize log from growing by one entry per time slice.
+
+    With few spikes per slice the kernel shrinks its (already minimal) MPI spike buffer at
+    every communication step and appends to ``spike_buffer_resize_log``: about 26 MB and a
+    0.3 s ``GetKernelStatus`` (hence every ``SynapseCollection.get``) per 100 s of model time at
+    0.1 ms min_delay.  A shrink limit of 0 never shrinks, so nothing is logged; the buffers
+    still grow when needed.  ``ResetKernel`` restores the default, so call this after it.
+    """
+    nest.SetKernelStatus({"spike_buffer_shrink_limit": 0.0})
+
+
 def install() -> Path:
     """Load ``salpynnmodule`` into the current NEST kernel (idempotent).
 
     Call it again after ``nest.ResetKernel()`` (and after PyNN's ``sim.setup()``), which unload
-    every dynamic module.
+    every dynamic module.  It also applies :func:`disable_buffer_resize_log`.
 
     Returns
     -------
@@ -63,6 +76,7 @@ def install() -> Path:
     nest = import_nest()
     folder = module_dir()
     library = folder / f"{MODULE_NAME}.so"
+    disable_buffer_resize_log(nest)
     if _loaded(nest):
         return library
     manifest = json.loads((folder / "manifest.json").read_text())
