@@ -1,9 +1,7 @@
-"""Two reciprocally coupled stochastic neurons under SAL (paper Fig. 2).
+"""Two reciprocally coupled sampling neurons under SAL (paper Fig. 2), on NEST or Brian2.
 
-Neuron model (until salpynn's own sampling neuron is used): NEST's ``pp_psc_delta`` as an
-exponential-escape neuron, ``rate = exp(b) / tau_ref * exp(V)`` with ``V`` in mV, an absolute
-dead time of ``tau_ref`` and exponentially decaying PSPs with ``tau_m = tau_ref`` (same area as
-the rectangular PSP of neural sampling).  A weight ``w`` makes ``V`` jump by ``w`` mV.
+The network is :mod:`networks.two_neuron` (PyNN, salpynn's ``SamplingNeuron`` and
+``SALSynapse``); ``backend`` picks the simulator.
 
 Orientation: ``W[k, j]`` is the weight of the connection ``j -> k`` (``u = b + W z``), so
 ``w_12 = W[0, 1]`` is the connection from neuron 2 to neuron 1.  The paper's example
@@ -13,7 +11,6 @@ Orientation: ``W[k, j]`` is the weight of the connection ``j -> k`` (``u = b + W
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,16 +33,18 @@ class TwoNeuronConfig:
     w_21: float = 0.5  # connection 1 -> 2
     b_1: float = -0.5
     b_2: float = -0.2
-    tau_ref: float = 10.0  # refractory time = PSP time constant = SAL window width
+    tau_ref: float = 10.0  # refractory time = PSP duration = SAL window width
+    escape: Literal["exp", "logistic"] = "logistic"
     eta: float = 0.002
     window: Literal["exp", "triangular"] = "exp"
     pairing: Literal["nearest", "all"] = "nearest"
     plastic: Literal["both", "w_12", "w_21"] = "both"
     duration: float = 300_000.0  # model time, ms
     n_reports: int = 60  # weight read-outs (trajectory resolution, printed lines)
+    backend: Literal["nest", "brian2"] = "nest"
     resolution: float = 0.1
     delay: float = 0.1
-    threads: int = 1
+    threads: int = 1  # NEST threads per rank
     seed: int = 1234
 
     def validate(self) -> None:
@@ -60,12 +59,18 @@ class TwoNeuronConfig:
         check_range("n_reports", self.n_reports, 1, 100_000)
         check_range("threads", self.threads, 1, 256)
         check_range("seed", self.seed, 1, 2**31 - 1)
-        if self.tau_ref < self.resolution:
+        steps = self.tau_ref / self.resolution
+        if abs(steps - round(steps)) > 1e-9:
             raise ConfigError(
-                f"tau_ref must be >= resolution ({self.resolution}), got {self.tau_ref}"
+                f"tau_ref must be a multiple of resolution ({self.resolution}), got {self.tau_ref}"
             )
-        if self.plastic not in ("both", "w_12", "w_21"):
-            raise ConfigError(f"plastic must be 'both', 'w_12' or 'w_21', got {self.plastic!r}")
+        for name, allowed in (
+            ("plastic", ("both", "w_12", "w_21")),
+            ("escape", ("exp", "logistic")),
+            ("backend", ("nest", "brian2")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         PairRule.sal(tau=self.tau_ref, window=self.window, pairing=self.pairing)
 
     def rule(self, plastic: bool) -> PairRule:
@@ -74,6 +79,14 @@ class TwoNeuronConfig:
             eta=self.eta if plastic else 0.0,
             window=self.window,
             pairing=self.pairing,
+        )
+
+    def network_parameters(self):  # noqa: ANN201 - networks.two_neuron.TwoNeuronParameters
+        from networks.two_neuron import TwoNeuronParameters
+
+        names = {f.name for f in dataclasses.fields(TwoNeuronParameters)}
+        return TwoNeuronParameters(
+            **{k: v for k, v in dataclasses.asdict(self).items() if k in names}
         )
 
 
@@ -93,6 +106,7 @@ class TwoNeuronResult:
         rates = [len(s) / (c.duration / 1000.0) for s in self.spikes]
         return {
             "experiment": "two-neuron",
+            "backend": c.backend,
             "w_12_initial": c.w_12,
             "w_21_initial": c.w_21,
             "w_12_final": float(self.w_12[-1]),
@@ -111,84 +125,35 @@ class TwoNeuronResult:
         }
 
 
-def _neuron_params(bias: float, tau_ref: float) -> dict[str, Any]:
-    return {
-        "c_1": 0.0,
-        "c_2": 1000.0 * math.exp(bias) / tau_ref,  # Hz
-        "c_3": 1.0,  # 1/mV: rate = c_2 * exp(V)
-        "tau_m": tau_ref,
-        "dead_time": tau_ref,
-        "dead_time_random": False,
-        "with_reset": False,
-        "V_m": 0.0,
-    }
-
-
 def run_two_neuron(
     config: TwoNeuronConfig, progress: bool = True, echo: bool = True
 ) -> TwoNeuronResult:
-    """Simulate the two-neuron SAL system in NEST and read the weights ``n_reports`` times."""
+    """Simulate the two-neuron SAL system and read the weights ``n_reports`` times."""
     config.validate()
     from tqdm import tqdm
 
-    import salpynn.nest as snest
+    from networks.two_neuron import TwoNeuronNetwork
+    from salpynn.pynn import load_backend
 
-    nest = snest.import_nest()
-    nest.ResetKernel()
-    nest.SetKernelStatus(
-        {
-            "resolution": config.resolution,
-            "local_num_threads": config.threads,
-            "rng_seed": config.seed,
-        }
-    )
-    snest.install()
-    neurons = nest.Create("pp_psc_delta", 2)
-    neurons[0].set(_neuron_params(config.b_1, config.tau_ref))
-    neurons[1].set(_neuron_params(config.b_2, config.tau_ref))
-    recorder = nest.Create("spike_recorder")
-    nest.Connect(neurons, recorder)
-    # Weights are read from a weight_recorder: in NEST 3.10 every SynapseCollection.get()
-    # calls GetKernelStatus, which becomes slow (0.1-0.2 s) once spikes have been recorded.
-    weights = nest.Create("weight_recorder")
-    for pre, post, weight, name in ((1, 0, config.w_12, "w_12"), (0, 1, config.w_21, "w_21")):
-        plastic = config.plastic in ("both", name)
-        syn = snest.sal_syn_spec(
-            config.rule(plastic), weight, config.delay, weight_recorder=weights
-        )
-        nest.Connect(neurons[pre], neurons[post], syn_spec=syn)
-    id_1, id_2 = neurons[0].global_id, neurons[1].global_id
-
-    def latest() -> tuple[float, float]:
-        ev = weights.get("events")
-        senders, w = np.asarray(ev["senders"]), np.asarray(ev["weights"])
-        from_2, from_1 = w[senders == id_2], w[senders == id_1]
-        return (
-            float(from_2[-1]) if from_2.size else config.w_12,
-            float(from_1[-1]) if from_1.size else config.w_21,
-        )
+    backend = load_backend(config.backend)
+    backend.setup(timestep=config.resolution, seed=config.seed, threads=config.threads)
+    network = TwoNeuronNetwork(backend, config.network_parameters()).build()
 
     times = [0.0]
     w_12 = [config.w_12]
     w_21 = [config.w_21]
-    # Report boundaries on the time grid: NEST only runs whole multiples of the resolution.
+    # Report boundaries on the time grid: simulators only run whole multiples of the step.
     n_steps = round(config.duration / config.resolution)
     bounds = np.linspace(0, n_steps, config.n_reports + 1).round().astype(int)
     start = time.perf_counter()
     bar = tqdm(
-        total=config.n_reports,
-        desc="two-neuron",
-        unit="chunk",
-        disable=not progress,
-        leave=False,
+        total=config.n_reports, desc="two-neuron", unit="chunk", disable=not progress, leave=False
     )
     with bar:
-        nest.Prepare()
         for i in range(config.n_reports):
-            # Run/Prepare/Cleanup avoids re-preparing the kernel for each chunk.
-            nest.Run((bounds[i + 1] - bounds[i]) * config.resolution)
+            network.run((bounds[i + 1] - bounds[i]) * config.resolution)
             times.append(bounds[i + 1] * config.resolution)
-            now_12, now_21 = latest()
+            now_12, now_21 = network.weights()
             w_12.append(now_12)
             w_21.append(now_21)
             bar.update()
@@ -197,12 +162,9 @@ def run_two_neuron(
                     f"t = {times[-1] / 1000.0:8.1f} s   w_12 = {now_12:+.4f}   "
                     f"w_21 = {now_21:+.4f}   difference = {now_12 - now_21:+.4f}"
                 )
-        nest.Cleanup()
     wall = time.perf_counter() - start
-    events = recorder.get("events")
-    spikes = tuple(
-        np.sort(events["times"][events["senders"] == neuron.global_id]) for neuron in neurons
-    )
+    spikes = network.spike_times()
+    backend.sim.end()
     return TwoNeuronResult(
         config=config,
         times=np.array(times),

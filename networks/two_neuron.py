@@ -1,0 +1,95 @@
+"""Two reciprocally coupled sampling neurons under SAL (paper Fig. 2).
+
+Orientation: ``W[k, j]`` is the weight of the connection ``j -> k`` (``u = b + W z``), so
+``w_12 = W[0, 1]`` is the connection from neuron 2 to neuron 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from salpynn.pynn import Backend
+
+__all__ = ["TwoNeuronNetwork", "TwoNeuronParameters"]
+
+
+@dataclass(frozen=True)
+class TwoNeuronParameters:
+    """Model parameters (times in ms; weights and biases dimensionless)."""
+
+    w_12: float = 1.5  # connection 2 -> 1
+    w_21: float = 0.5  # connection 1 -> 2
+    b_1: float = -0.5
+    b_2: float = -0.2
+    tau_ref: float = 10.0  # refractory time = PSP duration = SAL window width
+    escape: Literal["exp", "logistic"] = "logistic"
+    eta: float = 0.002
+    window: Literal["exp", "triangular"] = "exp"
+    pairing: Literal["nearest", "all"] = "nearest"
+    plastic: Literal["both", "w_12", "w_21"] = "both"
+    delay: float = 0.1
+
+
+class TwoNeuronNetwork:
+    """Build and run the two-neuron SAL system on any salpynn PyNN backend."""
+
+    def __init__(self, backend: Backend, params: TwoNeuronParameters) -> None:
+        self.backend = backend
+        self.params = params
+        self.sim = backend.sim
+        self.cells = None
+        self.projections: dict[str, object] = {}
+
+    def create(self) -> None:
+        p = self.params
+        celltype = self.backend.SamplingNeuron(
+            escape=p.escape, bias=[p.b_1, p.b_2], tau_refrac=p.tau_ref, tau_syn=p.tau_ref
+        )
+        self.cells = self.sim.Population(2, celltype, label="two-neuron")
+        self.cells.record("spikes")
+
+    def connect(self) -> None:
+        p = self.params
+        for name, pre, post, weight in (("w_12", 1, 0, p.w_12), ("w_21", 0, 1, p.w_21)):
+            plastic = p.plastic in ("both", name)
+            synapse = self.backend.SALSynapse(
+                window=p.window,
+                pairing=p.pairing,
+                weight=weight,
+                delay=p.delay,
+                eta=p.eta if plastic else 0.0,
+                tau_causal=p.tau_ref,
+                tau_anticausal=p.tau_ref,
+            )
+            self.projections[name] = self.sim.Projection(
+                self.cells[[pre]],
+                self.cells[[post]],
+                self.sim.AllToAllConnector(),
+                synapse,
+                receptor_type="basal",
+                label=name,
+            )
+
+    def build(self) -> TwoNeuronNetwork:
+        self.create()
+        self.connect()
+        return self
+
+    def run(self, duration: float) -> None:
+        self.sim.run(duration)
+
+    def weights(self) -> tuple[float, float]:
+        """Current ``(w_12, w_21)``."""
+        return tuple(
+            float(np.nansum(self.projections[name].get("weight", format="array")))
+            for name in ("w_12", "w_21")
+        )
+
+    def spike_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """Spike times (ms) of neuron 1 and neuron 2."""
+        segment = self.cells.get_data("spikes", clear=False).segments[0]
+        trains = sorted(segment.spiketrains, key=lambda st: st.annotations.get("source_index", 0))
+        return tuple(np.asarray(st.rescale("ms").magnitude) for st in trains)
