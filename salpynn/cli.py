@@ -29,6 +29,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="override one parameter (repeatable)",
     )
     parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
+    parser.add_argument(
+        "--backend", choices=["nest", "brian2"], help="PyNN simulator (overrides the config)"
+    )
     parser.add_argument("--out", type=Path, help="output folder (default: results/<name>/<hash>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -36,7 +39,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def _run_two_neuron(args: argparse.Namespace) -> int:
     from salpynn.experiments.two_neuron import TwoNeuronConfig, run_two_neuron, write_outputs
 
-    overrides = list(args.overrides) + ([f"seed={args.seed}"] if args.seed is not None else [])
+    overrides = list(args.overrides)
+    overrides += [f"seed={args.seed}"] if args.seed is not None else []
+    overrides += [f"backend={args.backend}"] if args.backend else []
     config = load_config(TwoNeuronConfig, args.config, overrides)
     config.validate()  # before anything long starts
     out = args.out or Path("results") / "two-neuron" / config_hash(dataclasses.asdict(config))

@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, Literal, TypeVar, get_type_hints
 
 __all__ = ["ConfigError", "apply_overrides", "check_range", "load_config"]
 
@@ -53,13 +53,18 @@ def _coerce(name: str, text: str, kind: Any) -> Any:
             return int(text)
         if kind is float:
             return float(text)
+        if origin is Literal:
+            if text not in kind.__args__:
+                raise ValueError(text)
+            return text
         if kind is str or (origin is not None and str in getattr(kind, "__args__", ())):
             return text
         return json.loads(text)
     except ValueError as err:
-        raise ConfigError(
-            f"{name}: cannot read {text!r} as {getattr(kind, '__name__', kind)}"
-        ) from err
+        expected = (
+            f"one of {kind.__args__}" if origin is Literal else getattr(kind, "__name__", kind)
+        )
+        raise ConfigError(f"{name}: cannot read {text!r} as {expected}") from err
 
 
 def apply_overrides(config: T, overrides: Mapping[str, Any] | Iterable[str]) -> T:

@@ -12,6 +12,7 @@ calls ``sim.setup`` and, on NEST, loads ``salpynnmodule`` (which ``sim.setup`` u
 from __future__ import annotations
 
 import importlib
+import warnings
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -79,7 +80,14 @@ def load_backend(name: str) -> Backend:
         import salpynn.nest
 
         salpynn.nest.import_nest()  # quiet import before pyNN.nest imports it
-    sim = importlib.import_module(f"pyNN.{name}")
+        # PyNN 0.13 calls NEST's deprecated GetStatus/SetStatus on every read and write.
+        warnings.filterwarnings("ignore", category=UserWarning, module="nest.lib.hl_api_helper")
+    with warnings.catch_warnings():
+        # pyNN.nest tries to compile optional extensions through nest-config, which the PyPI
+        # wheel lacks; salpynn does not use those extensions.
+        warnings.filterwarnings("ignore", message="Cannot find nest-config")
+        warnings.filterwarnings("ignore", message="Unable to compile NEST extensions")
+        sim = importlib.import_module(f"pyNN.{name}")
     impl = importlib.import_module(f"salpynn.pynn.{name}")
     return Backend(
         name=name,
