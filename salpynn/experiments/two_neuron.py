@@ -14,13 +14,16 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from salpynn.config import ConfigError, check_range
 from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
 from salpynn.rule import PairRule
+
+if TYPE_CHECKING:
+    from networks.two_neuron import TwoNeuronParameters
 
 __all__ = ["TwoNeuronConfig", "TwoNeuronResult", "run_two_neuron"]
 
@@ -81,7 +84,7 @@ class TwoNeuronConfig:
             pairing=self.pairing,
         )
 
-    def network_parameters(self):  # noqa: ANN201 - networks.two_neuron.TwoNeuronParameters
+    def network_parameters(self) -> TwoNeuronParameters:
         from networks.two_neuron import TwoNeuronParameters
 
         names = {f.name for f in dataclasses.fields(TwoNeuronParameters)}
