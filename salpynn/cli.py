@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("experiment", choices=sorted(EXPERIMENTS))
     _add_run_options(run)
     sub.add_parser("analyse", help="analyse a recording (salpynn analyse -h for options)")
+    sub.add_parser("sweep", help="run a sweep file, over MPI ranks (salpynn sweep -h)")
     build = sub.add_parser("build", help="build the NEST module salpynnmodule")
     build.add_argument("--force", action="store_true")
     return parser
@@ -85,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         from salpynn.analysis.cli import main as analyse_main
 
         return analyse_main(argv[1:])
+    if argv and argv[0] == "sweep":
+        from salpynn.sweep import main as sweep_main
+
+        return sweep_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":

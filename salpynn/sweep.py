@@ -1,0 +1,288 @@
+"""Sweeps of independent runs (seeds x parameters x conditions), spread over MPI ranks.
+
+``mpirun -n K salpynn sweep sweep.json`` hands runs to ranks 1..K-1 with dynamic load
+balancing (``mpi4py.futures.MPICommExecutor``; rank 0 schedules and collects).  Without
+``mpirun`` the same file runs serially in one process.  Each run writes its own folder
+``<out>/runs/<run_id>/`` (``summary.json`` last, atomically, so its presence marks a finished
+run); rerunning the sweep skips finished runs.  A failed run writes ``error.json`` with the
+traceback and appears in the table with ``status = failed``; the command then exits with 1.
+Rank 0 writes ``<out>/summary.csv`` (one row per run) and ``<out>/sweep.json``.
+
+Sweep file (JSON)::
+
+    {
+      "experiment": "two-neuron",
+      "out": "results/sweeps/two-neuron-demo",
+      "base": {"duration": 20000, "n_reports": 4},
+      "grid": {"seed": [1, 2, 3, 4], "eta": [0.001, 0.002]},
+      "conditions": {"both": {"plastic": "both"}, "frozen_w12": {"plastic": "w_21"}}
+    }
+
+Runs are the product of ``conditions`` (default: one unnamed condition) and ``grid``; every
+value is a parameter of the experiment's configuration (``salpynn run <experiment>``).
+
+Sweeps use the NEST without MPI (``.venv``): every rank simulates its own runs.  One network
+distributed over ranks is ``mpirun -n K python -m salpynn run ...`` with ``.venv-mpi``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import itertools
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from salpynn.config import ConfigError, apply_overrides
+from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance, read_json
+
+__all__ = ["RunSpec", "SweepSpec", "load_sweep", "run_sweep"]
+
+
+def _two_neuron() -> tuple[type, Callable[[Any, Path], dict[str, Any]]]:
+    from salpynn.experiments.two_neuron import TwoNeuronConfig, run_two_neuron, write_outputs
+
+    def execute(config: Any, out: Path) -> dict[str, Any]:
+        return write_outputs(run_two_neuron(config, progress=False, echo=False), out)
+
+    return TwoNeuronConfig, execute
+
+
+#: experiment name -> loader returning (config class, execute(config, out) -> summary)
+EXPERIMENTS: dict[str, Callable[[], tuple[type, Callable[[Any, Path], dict[str, Any]]]]] = {
+    "two-neuron": _two_neuron,
+}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: its condition, parameter overrides and folder name."""
+
+    experiment: str
+    condition: str
+    overrides: dict[str, Any]
+    run_id: str
+
+
+@dataclass
+class SweepSpec:
+    """A parsed sweep file."""
+
+    experiment: str
+    out: Path
+    base: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    conditions: dict[str, dict[str, Any]] = field(default_factory=lambda: {"default": {}})
+
+    def runs(self) -> list[RunSpec]:
+        """All runs, validated (bad parameters raise before anything runs)."""
+        config_cls, _ = EXPERIMENTS[self.experiment]()
+        names = list(self.grid)
+        runs = []
+        for condition, changes in self.conditions.items():
+            for values in itertools.product(*(self.grid[n] for n in names)):
+                overrides = {**self.base, **changes, **dict(zip(names, values, strict=True))}
+                config = apply_overrides(config_cls(), overrides)
+                config.validate()
+                run_id = f"{condition}-{config_hash(dataclasses.asdict(config))}"
+                runs.append(RunSpec(self.experiment, condition, overrides, run_id))
+        if len({r.run_id for r in runs}) != len(runs):
+            raise ConfigError("the sweep contains identical runs (same condition and parameters)")
+        return runs
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read and check a sweep file; errors name the offending key."""
+    data = json.loads(Path(path).read_text())
+    if not isinstance(data, dict):
+        raise ConfigError("a sweep file holds a JSON object")
+    unknown = set(data) - {"experiment", "out", "base", "grid", "conditions"}
+    if unknown:
+        raise ConfigError(f"unknown sweep keys: {sorted(unknown)}")
+    experiment = data.get("experiment")
+    if experiment not in EXPERIMENTS:
+        raise ConfigError(f"experiment must be one of {sorted(EXPERIMENTS)}, got {experiment!r}")
+    grid = data.get("grid", {})
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"grid.{key} must be a non-empty list")
+    conditions = data.get("conditions") or {"default": {}}
+    for name in conditions:
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"condition name {name!r} must be alphanumeric (with - or _)")
+    out = Path(data.get("out") or Path("results") / "sweeps" / Path(path).stem)
+    return SweepSpec(experiment, out, data.get("base", {}), grid, conditions)
+
+
+def execute_run(spec: RunSpec, out: str) -> dict[str, Any]:
+    """Run one sweep entry in this process (a worker rank); never raises."""
+    folder = Path(out) / "runs" / spec.run_id
+    row: dict[str, Any] = {"run_id": spec.run_id, "condition": spec.condition, **spec.overrides}
+    start = time.perf_counter()
+    try:
+        config_cls, execute = EXPERIMENTS[spec.experiment]()
+        config = apply_overrides(config_cls(), spec.overrides)
+        summary = execute(config, folder)
+        row.update({k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))})
+        row["status"] = "done"
+    except Exception as err:  # a failed run is reported, never dropped
+        row["status"] = "failed"
+        row["error"] = f"{type(err).__name__}: {err}"
+        atomic_write_json(
+            folder / "error.json",
+            {
+                "run": dataclasses.asdict(spec),
+                "error": row["error"],
+                "traceback": traceback.format_exc(),
+            },
+        )
+        row["wall_time_s"] = round(time.perf_counter() - start, 3)
+    return row
+
+
+def _finished_row(spec: RunSpec, out: Path) -> dict[str, Any] | None:
+    summary_path = out / "runs" / spec.run_id / "summary.json"
+    if not summary_path.is_file():
+        return None
+    summary = read_json(summary_path)
+    row = {"run_id": spec.run_id, "condition": spec.condition, **spec.overrides}
+    row.update({k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))})
+    row["status"] = "done"
+    return row
+
+
+def _write_table(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(sorted(rows, key=lambda r: r["run_id"]))
+    text = buffer.getvalue()
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def run_sweep(spec: SweepSpec, progress: bool = True) -> tuple[list[dict[str, Any]], int]:
+    """Run all unfinished runs over the available MPI ranks.
+
+    Returns the table rows and the number of failed runs (on rank 0; other ranks serve
+    tasks and return ``([], 0)``).
+    """
+    from mpi4py import MPI
+    from mpi4py.futures import MPICommExecutor, as_completed
+
+    _refuse_distributed_nest()
+    _allow_independent_nest_per_rank()
+    comm = MPI.COMM_WORLD
+    rows: list[dict[str, Any]] = []
+    failed = 0
+    with MPICommExecutor(comm, root=0) as executor:
+        if executor is None:  # worker ranks serve tasks inside the context manager
+            return [], 0
+        from tqdm import tqdm
+
+        runs = spec.runs()
+        todo = []
+        for run in runs:
+            finished = _finished_row(run, spec.out)
+            if finished is None:
+                todo.append(run)
+            else:
+                rows.append(finished)
+        workers = max(1, comm.Get_size() - 1)
+        print(
+            f"sweep: {len(runs)} runs of {spec.experiment}, {len(rows)} already finished, "
+            f"{len(todo)} to run on {workers} worker rank(s) -> {spec.out}",
+            flush=True,
+        )
+        atomic_write_json(
+            spec.out / "sweep.json",
+            {
+                "spec": dataclasses.asdict(spec),
+                "runs": [dataclasses.asdict(r) for r in runs],
+                "ranks": comm.Get_size(),
+                "provenance": provenance(),
+            },
+        )
+        futures = [executor.submit(execute_run, run, str(spec.out)) for run in todo]
+        with tqdm(total=len(futures), desc="sweep", unit="run", disable=not progress) as bar:
+            for future in as_completed(futures):
+                row = future.result()
+                rows.append(row)
+                if row["status"] == "failed":
+                    failed += 1
+                    bar.write(f"FAILED {row['run_id']}: {row['error']}")
+                bar.update()
+                _write_table(spec.out / "summary.csv", rows)  # partial table survives a crash
+        _write_table(spec.out / "summary.csv", rows)
+    return rows, failed
+
+
+def _allow_independent_nest_per_rank() -> None:
+    """Let a NEST without MPI start on each rank.
+
+    NEST built without MPI exits at import when it sees an MPI launcher (``PMIX_RANK`` or
+    ``PMI_RANK`` with more than one process), to protect users who expected a distributed run.
+    A sweep wants exactly one independent kernel per rank, so the launcher variables are
+    removed from this process's environment; MPI itself was initialised by mpi4py already and
+    does not read them again.
+    """
+    import os
+
+    for name in ("PMIX_RANK", "PMI_RANK"):
+        os.environ.pop(name, None)
+
+
+def _refuse_distributed_nest() -> None:
+    """Sweeps need one independent NEST per rank: refuse an MPI-enabled NEST under mpirun."""
+    from mpi4py import MPI
+
+    if MPI.COMM_WORLD.Get_size() == 1:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("nest") is None:
+        return
+    from salpynn.build import find_nest
+
+    if find_nest().have_mpi:
+        raise ConfigError(
+            "this NEST is built with MPI and would spread every run over all ranks; run sweeps "
+            "with the NEST without MPI (.venv/bin/salpynn sweep ...)"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``salpynn sweep <file> [--out DIR] [--no-progress]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="salpynn sweep", description=__doc__.splitlines()[0])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--out", type=Path, help="result folder (overrides the file)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    from mpi4py import MPI
+
+    rank = MPI.COMM_WORLD.Get_rank()
+    try:
+        spec = load_sweep(args.file)
+        if args.out:
+            spec.out = args.out
+        spec.runs()  # validate every run before anything starts
+    except (ConfigError, OSError, ValueError) as err:
+        if rank == 0:
+            print(f"salpynn sweep: error: {err}", file=sys.stderr)
+        return 2
+    rows, failed = run_sweep(spec, progress=not args.no_progress)
+    if rank == 0:
+        done = sum(r["status"] == "done" for r in rows)
+        print(f"sweep: {done} done, {failed} failed; table {spec.out / 'summary.csv'}")
+    return 1 if failed else 0

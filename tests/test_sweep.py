@@ -1,0 +1,120 @@
+"""Sweeps: serially in one process and over ranks with real mpirun + mpi4py.futures.
+
+Every sweep runs in a subprocess: OpenMPI 4.1 misbehaves when mpirun is started from a
+process that has initialised MPI itself, so the test process never imports mpi4py.MPI.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from salpynn import sweep
+from salpynn.config import ConfigError
+from tests.conftest import require
+
+SPEC = {
+    "experiment": "two-neuron",
+    "base": {"duration": 2000, "n_reports": 2},
+    "grid": {"seed": [11, 12]},
+    "conditions": {"both": {}, "frozen": {"plastic": "w_21"}},
+}
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+
+
+def write_spec(tmp_path: Path, **changes) -> Path:
+    data = {**SPEC, "out": str(tmp_path / "out"), **changes}
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def run_cli(args: list[str], ranks: int = 1) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "salpynn", "sweep", *args, "--no-progress"]
+    if ranks > 1:
+        mpirun = shutil.which("mpirun")
+        require(mpirun is not None, "mpirun (OpenMPI) is not installed")
+        cmd = [mpirun, "-n", str(ranks), "--oversubscribe", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+
+
+def read_table(path: Path) -> dict[str, dict[str, str]]:
+    with open(path) as handle:
+        return {row["run_id"]: row for row in csv.DictReader(handle)}
+
+
+class TestSerialSweep:
+    def test_runs_then_skips_finished_runs(self, tmp_path):
+        path = write_spec(tmp_path)
+        proc = run_cli([str(path)])
+        assert proc.returncode == 0, proc.stderr
+        out = tmp_path / "out"
+        table = read_table(out / "summary.csv")
+        assert len(table) == 4 and {r["status"] for r in table.values()} == {"done"}
+        frozen = [r for r in table.values() if r["condition"] == "frozen"]
+        assert all(float(r["w_12_final"]) == 1.5 for r in frozen)
+        assert json.loads((out / "sweep.json").read_text())["provenance"]["salpynn_version"]
+
+        marker = out / "runs" / next(iter(table)) / "summary.json"
+        before = marker.stat().st_mtime_ns
+        proc = run_cli([str(path)])
+        assert proc.returncode == 0 and "4 already finished, 0 to run" in proc.stdout
+        assert marker.stat().st_mtime_ns == before
+        assert read_table(out / "summary.csv") == table
+
+    def test_failed_run_is_reported_not_dropped(self, tmp_path):
+        path = write_spec(tmp_path)
+        victim = sweep.load_sweep(path).runs()[0].run_id
+        # A directory where the run must write its summary: the run fails at the very end.
+        (tmp_path / "out" / "runs" / victim / "summary.json").mkdir(parents=True)
+        proc = run_cli([str(path)])
+        assert proc.returncode == 1
+        assert f"FAILED {victim}" in proc.stdout + proc.stderr
+        table = read_table(tmp_path / "out" / "summary.csv")
+        assert table[victim]["status"] == "failed" and "Error" in table[victim]["error"]
+        assert sum(r["status"] == "done" for r in table.values()) == 3
+        error = json.loads((tmp_path / "out" / "runs" / victim / "error.json").read_text())
+        assert "Traceback" in error["traceback"]
+
+    @pytest.mark.parametrize(
+        ("changes", "message"),
+        [
+            ({"experiment": "three-neuron"}, "experiment"),
+            ({"grid": {"seed": []}}, "grid.seed"),
+            ({"grid": {"eta": [2.0]}}, "eta"),
+            ({"grid": {"colour": ["red"]}}, "colour"),
+            ({"extra": 1}, "unknown sweep keys"),
+        ],
+    )
+    def test_bad_files_are_refused_before_running(self, tmp_path, changes, message):
+        with pytest.raises(ConfigError, match=message):
+            sweep.load_sweep(write_spec(tmp_path, **changes)).runs()
+
+    def test_cli_reports_bad_file(self, tmp_path):
+        proc = run_cli([str(write_spec(tmp_path, grid={"eta": [-1.0]}))])
+        assert proc.returncode == 2 and "eta" in proc.stderr
+        assert not (tmp_path / "out").exists()
+
+
+class TestMpiSweep:
+    def test_three_ranks_match_serial_results(self, tmp_path):
+        path = write_spec(tmp_path)
+        proc = run_cli([str(path), "--out", str(tmp_path / "mpi")], ranks=3)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "on 2 worker rank(s)" in proc.stdout
+        assert proc.stdout.count("sweep: 4 runs") == 1  # only rank 0 reports
+        assert run_cli([str(path)]).returncode == 0
+        mpi = read_table(tmp_path / "mpi" / "summary.csv")
+        serial = read_table(tmp_path / "out" / "summary.csv")
+        assert mpi.keys() == serial.keys() and len(mpi) == 4
+        for run_id, row in serial.items():
+            # Same seed, same result, whichever rank ran it.
+            assert mpi[run_id]["w_12_final"] == row["w_12_final"]
+            assert mpi[run_id]["w_21_final"] == row["w_21_final"]
