@@ -39,10 +39,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def _run_two_neuron(args: argparse.Namespace) -> int:
     from salpynn.experiments.two_neuron import TwoNeuronConfig, run_two_neuron, write_outputs
 
-    overrides = list(args.overrides)
-    overrides += [f"seed={args.seed}"] if args.seed is not None else []
-    overrides += [f"backend={args.backend}"] if args.backend else []
-    config = load_config(TwoNeuronConfig, args.config, overrides)
+    config = load_config(TwoNeuronConfig, args.config, _overrides(args))
     config.validate()  # before anything long starts
     out = args.out or Path("results") / "two-neuron" / config_hash(dataclasses.asdict(config))
     print(
@@ -61,7 +58,37 @@ def _run_two_neuron(args: argparse.Namespace) -> int:
     return 0
 
 
-EXPERIMENTS = {"two-neuron": _run_two_neuron}
+def _run_recurrent(args: argparse.Namespace) -> int:
+    from salpynn.experiments.recurrent import RecurrentConfig, run_recurrent
+
+    config = load_config(RecurrentConfig, args.config, _overrides(args))
+    config.validate()  # before anything long starts
+    out = args.out or Path("results") / "recurrent" / config_hash(dataclasses.asdict(config))
+    summary = run_recurrent(config, out, progress=not args.no_progress)
+    if summary["ranks"] == 1 or _mpi_rank() == 0:
+        print(
+            f"recurrent: {config.n} neurons on {summary['ranks']} rank(s) x {config.threads} "
+            f"thread(s): Var(W_ij - W_ji) {summary['asymmetry_initial']:.4f} -> "
+            f"{summary['asymmetry_final']:.4f}; simulation {summary['simulation_time_s']:.1f} s"
+        )
+        print(f"wrote summary.json, weights.npz, recording.nix, weights.png to {out}")
+    return 0
+
+
+def _mpi_rank() -> int:
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD.Get_rank()
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    overrides = list(args.overrides)
+    overrides += [f"seed={args.seed}"] if args.seed is not None else []
+    overrides += [f"backend={args.backend}"] if args.backend else []
+    return overrides
+
+
+EXPERIMENTS = {"two-neuron": _run_two_neuron, "recurrent": _run_recurrent}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,228 @@
+"""A recurrent network of sampling neurons whose reciprocal weights SAL makes symmetric.
+
+Initial weights are a random symmetric matrix plus an asymmetric perturbation
+(``W = S + sigma * A``, ``A`` with independent entries), on a random connectivity mask. SAL
+removes ``W_ij - W_ji``; the summary reports ``Var(W_ij - W_ji)`` over reciprocally connected
+pairs before and after.
+
+This is the experiment for distributed runs: under ``mpirun -n K`` with NEST built with MPI
+(``.venv-mpi``) one network is spread over the ranks; weights and spikes are gathered to rank 0,
+which alone prints the progress bar and writes the results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from salpynn.config import ConfigError, check_range
+from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
+from salpynn.rule import PairRule
+
+__all__ = ["RecurrentConfig", "initial_network", "run_recurrent"]
+
+
+@dataclass(frozen=True)
+class RecurrentConfig:
+    """Parameters (times in ms)."""
+
+    n: int = 20
+    connectivity: float = 1.0  # probability of each directed connection (pairs kept reciprocal)
+    w_sigma: float = 0.5  # spread of the symmetric part
+    asymmetry_sigma: float = 0.5  # spread of the asymmetric perturbation
+    b_low: float = -1.5
+    b_high: float = -0.5
+    tau_ref: float = 10.0
+    escape: Literal["exp", "logistic"] = "logistic"
+    eta: float = 0.005
+    window: Literal["exp", "triangular"] = "exp"
+    pairing: Literal["nearest", "all"] = "nearest"
+    duration: float = 100_000.0
+    n_reports: int = 10
+    backend: Literal["nest", "brian2"] = "nest"
+    resolution: float = 0.1
+    delay: float = 0.1
+    threads: int = 1  # NEST threads per MPI rank
+    seed: int = 1
+
+    def validate(self) -> None:
+        check_range("n", self.n, 2, 100_000)
+        check_range("connectivity", self.connectivity, 0.0, 1.0, low_open=True)
+        check_range("w_sigma", self.w_sigma, 0.0, 10.0)
+        check_range("asymmetry_sigma", self.asymmetry_sigma, 0.0, 10.0)
+        check_range("b_low", self.b_low, -20.0, self.b_high)
+        check_range("b_high", self.b_high, self.b_low, 20.0)
+        check_range("tau_ref", self.tau_ref, 0.0, 1000.0, low_open=True)
+        check_range("eta", self.eta, 0.0, 1.0)
+        check_range("duration", self.duration, self.resolution, 1e9)
+        check_range("n_reports", self.n_reports, 1, 10_000)
+        check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
+        check_range("delay", self.delay, self.resolution, 100.0)
+        check_range("threads", self.threads, 1, 256)
+        check_range("seed", self.seed, 1, 2**31 - 1)
+        for name, allowed in (("escape", ("exp", "logistic")), ("backend", ("nest", "brian2"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        self.rule()
+
+    def rule(self) -> PairRule:
+        return PairRule.sal(
+            tau=self.tau_ref, eta=self.eta, window=self.window, pairing=self.pairing
+        )
+
+
+def initial_network(config: RecurrentConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(W, b, mask)`` drawn from ``config.seed`` (identical on every rank)."""
+    rng = np.random.default_rng(config.seed)
+    n = config.n
+    upper = np.triu(rng.random((n, n)) < config.connectivity, 1)
+    mask = upper | upper.T  # reciprocal pairs: SAL needs both directions
+    s = rng.normal(0.0, config.w_sigma, (n, n))
+    a = rng.normal(0.0, config.asymmetry_sigma, (n, n))
+    w = np.where(mask, (s + s.T) / 2 + a, 0.0)
+    b = rng.uniform(config.b_low, config.b_high, n)
+    return w, b, mask
+
+
+def reciprocal_asymmetry(w: np.ndarray, mask: np.ndarray) -> float:
+    """``Var(W_ij - W_ji)`` over reciprocally connected pairs ``i < j``."""
+    iu = np.triu_indices_from(w, 1)
+    connected = mask[iu]
+    return float(np.var((w - w.T)[iu][connected])) if connected.any() else float("nan")
+
+
+def run_recurrent(config: RecurrentConfig, out: Path, progress: bool = True) -> dict[str, Any]:
+    """Run on the current ranks; rank 0 writes ``summary.json``, ``weights.npz``,
+    ``recording.nix`` and ``weights.png`` into ``out`` and returns the summary."""
+    config.validate()
+    from tqdm import tqdm
+
+    from networks.sampling import SamplingNetwork, SamplingNetworkParameters
+    from salpynn.pynn import load_backend
+
+    w0, b, mask = initial_network(config)
+    backend = load_backend(config.backend)
+    backend.setup(timestep=config.resolution, seed=config.seed, threads=config.threads)
+    sim = backend.sim
+    rank, ranks = sim.rank(), sim.num_processes()
+    params = SamplingNetworkParameters(
+        w0,
+        b,
+        tau_ref=config.tau_ref,
+        escape=config.escape,
+        delay=config.delay,
+        rule=config.rule(),
+        mask=mask,
+    )
+    start = time.perf_counter()
+    network = SamplingNetwork(backend, params).build()
+    build_time = time.perf_counter() - start
+    n_steps = round(config.duration / config.resolution)
+    bounds = np.linspace(0, n_steps, config.n_reports + 1).round().astype(int)
+    asymmetry = [reciprocal_asymmetry(w0, mask)]
+    start = time.perf_counter()
+    with tqdm(
+        total=config.n_reports,
+        desc="recurrent",
+        unit="chunk",
+        disable=not progress or rank != 0,
+        leave=False,
+    ) as bar:
+        for i in range(config.n_reports):
+            network.run((bounds[i + 1] - bounds[i]) * config.resolution)
+            if config.n_reports > 1 or i == config.n_reports - 1:
+                asymmetry.append(reciprocal_asymmetry(network.weights(), mask))
+            bar.set_postfix(asymmetry=f"{asymmetry[-1]:.4f}")
+            bar.update()
+    sim_time = time.perf_counter() - start
+    w_final = network.weights()
+    spikes = network.spike_times()
+    sim.end()
+    summary: dict[str, Any] = {
+        "experiment": "recurrent",
+        "backend": config.backend,
+        "ranks": ranks,
+        "threads_per_rank": config.threads,
+        "asymmetry_initial": asymmetry[0],
+        "asymmetry_final": asymmetry[-1],
+        "asymmetry_trajectory": asymmetry,
+        "n_spikes": int(sum(len(s) for s in spikes)),
+        "n_connections": int(mask.sum()),
+        "build_time_s": round(build_time, 3),
+        "simulation_time_s": round(sim_time, 3),
+        "seed": config.seed,
+        "config": dataclasses.asdict(config),
+        "config_hash": config_hash(dataclasses.asdict(config)),
+        "provenance": provenance(),
+    }
+    if rank == 0:
+        _write(out, config, summary, w0, w_final, b, mask, spikes)
+    return summary
+
+
+def _write(
+    out: Path,
+    config: RecurrentConfig,
+    summary: dict[str, Any],
+    w0: np.ndarray,
+    w_final: np.ndarray,
+    b: np.ndarray,
+    mask: np.ndarray,
+    spikes: list[np.ndarray],
+) -> None:
+    from salpynn.analysis.recording import Snapshots, write_recording
+
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save_npz(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                W_initial=w0,
+                W_final=w_final,
+                b=b,
+                mask=mask,
+                **{f"spikes_{i}": s for i, s in enumerate(spikes)},
+            )
+
+    atomic_write(out / "weights.npz", save_npz)
+    write_recording(
+        out,
+        spikes,
+        t_start=0.0,
+        t_stop=config.duration,
+        config={"experiment": "recurrent", **dataclasses.asdict(config)},
+        seeds={"seed": config.seed},
+        weights={"W": Snapshots(np.array([0.0, config.duration]), np.stack([w0, w_final]))},
+        biases={"b": b},
+        annotations={"tau_ref": config.tau_ref, "delay": config.delay},
+    )
+    _plot(out / "weights.png", w0, w_final, mask)
+    atomic_write_json(out / "summary.json", summary)
+
+
+def _plot(path: Path, w0: np.ndarray, w_final: np.ndarray, mask: np.ndarray) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    iu = np.triu_indices_from(w0, 1)
+    keep = mask[iu]
+    fig, axes = plt.subplots(
+        1, 2, figsize=(7, 3.4), sharex=True, sharey=True, constrained_layout=True
+    )
+    for ax, w, title in ((axes[0], w0, "initial"), (axes[1], w_final, "after SAL")):
+        ax.scatter(w[iu][keep], w.T[iu][keep], s=6, alpha=0.6)
+        lim = np.abs(np.concatenate([w0[iu][keep], w_final[iu][keep]])).max() * 1.05
+        ax.plot([-lim, lim], [-lim, lim], color="0.5", lw=0.8)
+        ax.set_title(f"{title}: Var(W_ij - W_ji) = {reciprocal_asymmetry(w, mask):.4f}", fontsize=9)
+        ax.set_xlabel("$W_{ij}$")
+    axes[0].set_ylabel("$W_{ji}$")
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
