@@ -69,7 +69,7 @@ from typing import Any
 
 import brian2
 import numpy as np
-from brian2 import mV, ms
+from brian2 import ms, mV
 from pyNN.brian2 import simulator
 from pyNN.standardmodels import build_translations
 
@@ -429,7 +429,7 @@ def _sal_code(window: str, pairing: str) -> tuple[str, str, str]:
             + remember(post_time, "post", "n_post_seen", "tau_anticausal")
         )
     pre += "t_pre_last = t\npre_seen = 1\n"
-    post += f"t_post_last = {post_time}\nn_post = posts_seen + int(posts_seen < 2)\n"
+    post += f"t_post_last = {post_time}\nposts_seen = posts_seen + int(posts_seen < 2)\n"
     return "\n".join(eqs), pre, post
 
 
