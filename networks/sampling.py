@@ -76,6 +76,11 @@ class SamplingNetwork:
             rows = [(int(j), int(k), float(w)) for j, k, w in zip(pre, post, weights, strict=True)]
         else:
             rule = p.rule
+            amplitudes = {}
+            if p.a_noise is None:
+                # Homogeneous amplitudes stay synapse-type parameters: PyNN on MPI-enabled NEST
+                # cannot set per-connection lists of anything but weights and delays.
+                amplitudes = {"a_causal": rule.a_causal, "a_anticausal": rule.a_anticausal}
             synapse = self.backend.SALSynapse(
                 window=rule.window,
                 pairing=rule.pairing,
@@ -85,21 +90,28 @@ class SamplingNetwork:
                 tau_anticausal=rule.tau_anticausal,
                 w_min=rule.w_min,
                 w_max=rule.w_max,
+                **amplitudes,
             )
-            noise = p.a_noise if p.a_noise is not None else np.ones((self.size, self.size))
-            columns = ["weight", "a_causal", "a_anticausal"]
-            rows = [
-                (
-                    int(j),
-                    int(k),
-                    float(w),
-                    rule.a_causal * noise[k, j],
-                    rule.a_anticausal * noise[k, j],
-                )
-                for j, k, w in zip(pre, post, weights, strict=True)
-            ]
+            if p.a_noise is None:
+                columns = ["weight"]
+                rows = [
+                    (int(j), int(k), float(w)) for j, k, w in zip(pre, post, weights, strict=True)
+                ]
+            else:
+                noise = np.asarray(p.a_noise, dtype=float)
+                columns = ["weight", "a_causal", "a_anticausal"]
+                rows = [
+                    (
+                        int(j),
+                        int(k),
+                        float(w),
+                        rule.a_causal * noise[k, j],
+                        rule.a_anticausal * noise[k, j],
+                    )
+                    for j, k, w in zip(pre, post, weights, strict=True)
+                ]
         connector = self.sim.FromListConnector(rows, column_names=columns)
-        self.projection = self.sim.Projection(
+        self.projection = self.backend.projection(
             self.cells, self.cells, connector, synapse, receptor_type="basal", label="recurrent"
         )
 
@@ -112,13 +124,9 @@ class SamplingNetwork:
         self.sim.run(duration)
 
     def weights(self) -> np.ndarray:
-        """Current ``W`` (``W[k, j]`` for ``j -> k``; zero diagonal), gathered on every rank."""
-        # PyNN's array format is indexed [pre, post]; transpose to W[post, pre].
-        array = np.asarray(self.projection.get("weight", format="array", gather=True))
-        return np.nan_to_num(array.T, nan=0.0)
+        """Current ``W`` (``W[k, j]`` for ``j -> k``; zero diagonal), identical on every rank."""
+        return np.nan_to_num(self.backend.weight_matrix(self.projection), nan=0.0)
 
     def spike_times(self) -> list[np.ndarray]:
-        """Spike times (ms) per neuron, in neuron order, gathered on every rank."""
-        segment = self.cells.get_data("spikes", gather=True, clear=False).segments[0]
-        trains = sorted(segment.spiketrains, key=lambda st: st.annotations["source_index"])
-        return [np.asarray(st.rescale("ms").magnitude) for st in trains]
+        """Spike times (ms) per neuron, in neuron order, identical on every rank."""
+        return self.backend.spike_times(self.cells)

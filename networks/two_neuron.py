@@ -64,7 +64,7 @@ class TwoNeuronNetwork:
                 tau_causal=p.tau_ref,
                 tau_anticausal=p.tau_ref,
             )
-            self.projections[name] = self.sim.Projection(
+            self.projections[name] = self.backend.projection(
                 self.cells[[pre]],
                 self.cells[[post]],
                 self.sim.AllToAllConnector(),
@@ -82,14 +82,12 @@ class TwoNeuronNetwork:
         self.sim.run(duration)
 
     def weights(self) -> tuple[float, float]:
-        """Current ``(w_12, w_21)``."""
+        """Current ``(w_12, w_21)``, identical on every MPI rank."""
         return tuple(
-            float(np.nansum(self.projections[name].get("weight", format="array")))
+            float(np.nansum(self.backend.weight_matrix(self.projections[name])))
             for name in ("w_12", "w_21")
         )
 
     def spike_times(self) -> tuple[np.ndarray, np.ndarray]:
-        """Spike times (ms) of neuron 1 and neuron 2."""
-        segment = self.cells.get_data("spikes", clear=False).segments[0]
-        trains = sorted(segment.spiketrains, key=lambda st: st.annotations.get("source_index", 0))
-        return tuple(np.asarray(st.rescale("ms").magnitude) for st in trains)
+        """Spike times (ms) of neuron 1 and neuron 2, identical on every MPI rank."""
+        return tuple(self.backend.spike_times(self.cells))

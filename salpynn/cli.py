@@ -42,11 +42,14 @@ def _run_two_neuron(args: argparse.Namespace) -> int:
     config = load_config(TwoNeuronConfig, args.config, _overrides(args))
     config.validate()  # before anything long starts
     out = args.out or Path("results") / "two-neuron" / config_hash(dataclasses.asdict(config))
-    print(
-        f"two-neuron: w_12 = {config.w_12}, w_21 = {config.w_21}, eta = {config.eta}, "
-        f"{config.duration / 1000:g} s model time, seed {config.seed} -> {out}"
-    )
+    if _mpi_rank() == 0:
+        print(
+            f"two-neuron: w_12 = {config.w_12}, w_21 = {config.w_21}, eta = {config.eta}, "
+            f"{config.duration / 1000:g} s model time, seed {config.seed} -> {out}"
+        )
     result = run_two_neuron(config, progress=not args.no_progress)
+    if result.rank != 0:  # under mpirun only rank 0 writes and reports
+        return 0
     summary = write_outputs(result, out)
     print(
         f"final: w_12 = {summary['w_12_final']:+.4f}, w_21 = {summary['w_21_final']:+.4f} "

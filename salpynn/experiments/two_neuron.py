@@ -103,6 +103,8 @@ class TwoNeuronResult:
     w_21: np.ndarray
     spikes: tuple[np.ndarray, np.ndarray]
     wall_time: float
+    rank: int = 0  # MPI rank of this process; only rank 0 writes
+    ranks: int = 1
 
     def summary(self) -> dict[str, Any]:
         c = self.config
@@ -119,6 +121,7 @@ class TwoNeuronResult:
             "sum_initial": c.w_12 + c.w_21,
             "sum_final": float(self.w_12[-1] + self.w_21[-1]),
             "rates_hz": rates,
+            "ranks": self.ranks,
             "wall_time_s": round(self.wall_time, 3),
             "orientation": "w_12 is the connection 2 -> 1 (u = b + W z)",
             "seed": c.seed,
@@ -141,6 +144,8 @@ def run_two_neuron(
     backend = load_backend(config.backend)
     backend.setup(timestep=config.resolution, seed=config.seed, threads=config.threads)
     network = TwoNeuronNetwork(backend, config.network_parameters()).build()
+    rank, ranks = backend.sim.rank(), backend.sim.num_processes()
+    echo = echo and rank == 0
 
     times = [0.0]
     w_12 = [config.w_12]
@@ -150,7 +155,11 @@ def run_two_neuron(
     bounds = np.linspace(0, n_steps, config.n_reports + 1).round().astype(int)
     start = time.perf_counter()
     bar = tqdm(
-        total=config.n_reports, desc="two-neuron", unit="chunk", disable=not progress, leave=False
+        total=config.n_reports,
+        desc="two-neuron",
+        unit="chunk",
+        disable=not progress or rank != 0,
+        leave=False,
     )
     with bar:
         for i in range(config.n_reports):
@@ -175,6 +184,8 @@ def run_two_neuron(
         w_21=np.array(w_21),
         spikes=spikes,
         wall_time=wall,
+        rank=rank,
+        ranks=ranks,
     )
 
 

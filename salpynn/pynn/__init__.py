@@ -42,6 +42,83 @@ class Backend:
     SALSynapse: type
     SignedStaticSynapse: type
 
+    def allgather(self, value: Any) -> list[Any]:
+        """Values of every MPI rank, in rank order (``[value]`` without MPI).
+
+        mpi4py is imported only for more than one process, so single-process runs never
+        initialise MPI themselves (OpenMPI dislikes ``mpirun`` started from such a process).
+        """
+        if self.sim.num_processes() == 1:
+            return [value]
+        from mpi4py import MPI
+
+        return MPI.COMM_WORLD.allgather(value)
+
+    def spike_times(self, population: Any) -> list[Any]:
+        """Spike times (ms, NumPy arrays) of every neuron of ``population``, on every rank.
+
+        Each rank reads its local recordings (``gather=False``) and one ``allgather``
+        exchanges them; this avoids PyNN's own gathering, which hangs for spike sources
+        under MPI.
+        """
+        import numpy as np
+
+        local = {}
+        if np.any(population._mask_local):  # PyNN fails on a rank without local neurons
+            segment = population.get_data("spikes", gather=False, clear=False).segments[0]
+            local = {
+                int(st.annotations["source_index"]): np.asarray(st.rescale("ms").magnitude)
+                for st in segment.spiketrains
+            }
+        merged: dict[int, Any] = {}
+        for part in self.allgather(local):
+            merged.update(part)
+        return [np.sort(merged.get(i, np.empty(0))) for i in range(population.size)]
+
+    def weight_matrix(self, projection: Any) -> Any:
+        """``W[post, pre]`` of a projection (NaN where unconnected), on every rank.
+
+        Local connections are read on each rank and exchanged once: PyNN's
+        ``Projection.get(format="array")`` does not give every rank the full matrix.
+        """
+        import numpy as np
+
+        if np.any(projection.post._mask_local):
+            local = projection.get("weight", format="list", gather=False, with_address=True)
+        else:  # PyNN fails on a rank without local connections
+            local = []
+        w = np.full((projection.post.size, projection.pre.size), np.nan)
+        for part in self.allgather([tuple(c) for c in local]):
+            for pre, post, weight in part:
+                w[int(post), int(pre)] = weight
+        return w
+
+    def projection(
+        self, presynaptic: Any, postsynaptic: Any, connector: Any, synapse_type: Any, **kwargs: Any
+    ) -> Any:
+        """``sim.Projection``, built inside the synapse type's ``connecting()`` context.
+
+        Use it for every projection: on NEST it keeps homogeneous plasticity parameters out of
+        per-connection lists, which PyNN cannot set on MPI-enabled NEST, and it keeps ranks
+        that own no postsynaptic neuron in step with the others
+        (:func:`salpynn.pynn.nest.join_connection_collectives`).
+        """
+        context = getattr(synapse_type, "connecting", None)
+        if context is None:
+            projection = self.sim.Projection(
+                presynaptic, postsynaptic, connector, synapse_type, **kwargs
+            )
+        else:
+            with context():
+                projection = self.sim.Projection(
+                    presynaptic, postsynaptic, connector, synapse_type, **kwargs
+                )
+        if self.name == "nest" and self.sim.num_processes() > 1:
+            from salpynn.pynn.nest import join_connection_collectives
+
+            join_connection_collectives(projection)
+        return projection
+
     def setup(self, timestep: float = 0.1, seed: int = 1, threads: int = 1, **extra: Any) -> None:
         """``sim.setup`` with a fixed seed; on NEST also load ``salpynnmodule``.
 
@@ -61,6 +138,9 @@ class Backend:
             self.sim.setup(timestep=timestep, **extra)
             import brian2
 
+            # pyNN.brian2 puts SpikeSourceArray on Brian2's default clock, not on the network's:
+            # without this, spike sources keep a 0.1 ms grid whatever the timestep.
+            brian2.defaultclock.dt = timestep * brian2.ms
             brian2.seed(seed)
 
 

@@ -18,6 +18,8 @@ check that excitatory weights be positive is switched off for :class:`SALSynapse
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pyNN.standardmodels import StandardCellType, StandardSynapseType
@@ -106,6 +108,11 @@ class SALSynapse(StandardSynapseType):
         self.window = window
         self.pairing = pairing
         super().__init__(**parameters)
+
+    @contextmanager
+    def connecting(self) -> Iterator[None]:
+        """Context in which a projection with this synapse type is built (backend hook)."""
+        yield
 
     @classmethod
     def from_rule(cls, rule: PairRule, weight: Any = 0.0, delay: Any = None) -> SALSynapse:

@@ -10,10 +10,14 @@ keep ``weight_scale = 1``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import nest
+import numpy as np
 from pyNN.nest.synapses import NESTSynapseMixin
+from pyNN.parameters import ParameterSpace
 from pyNN.standardmodels import build_translations
 
 from salpynn.pynn import models
@@ -68,11 +72,50 @@ class SALSynapse(models.SALSynapse, NESTSynapseMixin):
     )
     nest_name = "sal_synapse"
 
+    _connecting = False
+
+    @contextmanager
+    def connecting(self) -> Iterator[None]:
+        """While a projection is built, pass only weight, delay and per-connection values.
+
+        Homogeneous parameters become model defaults (:meth:`_get_nest_synapse_model`):
+        PyNN on MPI-enabled NEST cannot set per-connection lists of anything but weights and
+        delays, so this keeps SAL projections with homogeneous rules working under mpirun.
+        Use :meth:`salpynn.pynn.Backend.projection`, which enters this context.
+        """
+        self._connecting = True
+        try:
+            yield
+        finally:
+            self._connecting = False
+
+    def translate(self, parameters: ParameterSpace, copy: bool = True) -> ParameterSpace:
+        native = super().translate(parameters, copy=copy)
+        if not self._connecting:
+            return native
+        kept = {
+            name: value
+            for name, value in native.items()
+            if name in ("weight", "delay") or not value.is_homogeneous
+        }
+        return ParameterSpace(kept, shape=native.shape)
+
     def _get_nest_synapse_model(self) -> str:
-        # String parameters cannot go through Connect's syn_spec: they are set on the label
-        # model's defaults right before this projection's connections are created.
-        nest.SetDefaults(self.nest_name + "_lbl", {"window": self.window, "pairing": self.pairing})
-        return super()._get_nest_synapse_model()
+        # String parameters cannot go through Connect's syn_spec either: window, pairing and
+        # the homogeneous parameters are set on the label model's defaults right before this
+        # projection's connections are created (connections copy the defaults).
+        full = super().translate(self.parameter_space)
+        defaults: dict[str, Any] = {"window": self.window, "pairing": self.pairing}
+        for name, value in full.items():
+            if name != "delay" and value.is_homogeneous:
+                value.shape = (1,)
+                defaults[name] = float(value.evaluate(simplify=True))
+        if "weight" not in defaults:  # inhomogeneous weights: the default must lie in bounds
+            low = defaults.get("w_min", -np.inf)
+            high = defaults.get("w_max", np.inf)
+            defaults["weight"] = float(np.clip(0.0, low, high))
+        nest.SetDefaults(self.nest_name + "_lbl", defaults)
+        return self.nest_name + "_lbl"
 
 
 class SignedStaticSynapse(models.SignedStaticSynapse, NESTSynapseMixin):
@@ -80,3 +123,27 @@ class SignedStaticSynapse(models.SignedStaticSynapse, NESTSynapseMixin):
 
     translations = build_translations(*_SYNAPSE_TRANSLATIONS)
     nest_name = "static_synapse"
+
+
+def join_connection_collectives(projection: Any) -> None:
+    """Take part in the MPI collectives of a projection built on other ranks only.
+
+    PyNN creates NEST connections only on ranks that own postsynaptic neurons, and queries
+    them once (``GetConnections``), which on MPI-enabled NEST is collective on every rank whose
+    connections changed.  A rank owning none of the postsynaptic neurons (a population smaller
+    than the number of ranks) skips both, the collectives no longer match and the run freezes
+    or aborts later.  On such a rank we issue the same ``Connect`` (creating no local
+    connection, but marking connections as changed) and ``GetConnections``.
+    """
+    if projection.post._mask_local.any():
+        return
+    model = projection.nest_synapse_model
+    label = projection.nest_synapse_label
+    sources = projection.pre.node_collection
+    nest.Connect(
+        sources,
+        projection.post.node_collection,
+        "all_to_all",
+        {"synapse_model": model, "synapse_label": label},
+    )
+    nest.GetConnections(source=sources[:1], synapse_model=model, synapse_label=label)

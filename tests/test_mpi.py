@@ -1,0 +1,114 @@
+"""Distributed runs with real mpirun and NEST built with MPI (.venv-mpi).
+
+NEST promises identical results for a fixed number of virtual processes (ranks x threads);
+the tests compare 1 rank x 2 threads with 2 ranks x 1 thread, exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import require
+
+ROOT = Path(__file__).resolve().parent.parent
+MPI_PYTHON = ROOT / ".venv-mpi" / "bin" / "python"
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+
+
+def mpirun(ranks: int, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    launcher = shutil.which("mpirun")
+    require(launcher is not None, "mpirun (OpenMPI) is not installed")
+    require(MPI_PYTHON.exists(), "NEST with MPI is not built: run scripts/setup.sh --mpi")
+    cmd = [launcher, "-n", str(ranks), "--oversubscribe", str(MPI_PYTHON), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=timeout)
+
+
+def test_nest_has_mpi():
+    proc = mpirun(
+        1,
+        "-c",
+        "import os; os.environ['PYNEST_QUIET']='1'; import nest; "
+        "print(nest.build_info['have_mpi'])",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("True")
+
+
+class TestRankInvariance:
+    def test_sal_network_identical_for_1x2_and_2x1(self, tmp_path):
+        common = [
+            "-m",
+            "salpynn",
+            "run",
+            "recurrent",
+            "--no-progress",
+            "--set",
+            "n=16",
+            "--set",
+            "duration=4000",
+            "--set",
+            "n_reports=2",
+            "--set",
+            "eta=0.01",
+        ]
+        one = mpirun(1, *common, "--set", "threads=2", "--out", str(tmp_path / "1x2"))
+        two = mpirun(2, *common, "--set", "threads=1", "--out", str(tmp_path / "2x1"))
+        assert one.returncode == 0, one.stderr
+        assert two.returncode == 0, two.stderr
+        # Rank 0 alone reports and writes.
+        assert two.stdout.count("Var(W_ij - W_ji)") == 1
+        a = np.load(tmp_path / "1x2" / "weights.npz")
+        b = np.load(tmp_path / "2x1" / "weights.npz")
+        assert set(a.files) == set(b.files)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        assert not np.array_equal(a["W_initial"], a["W_final"])  # SAL did change the weights
+        assert sum(a[k].size for k in a.files if k.startswith("spikes_")) > 100
+        summary = json.loads((tmp_path / "2x1" / "summary.json").read_text())
+        assert summary["ranks"] == 2 and summary["asymmetry_final"] < summary["asymmetry_initial"]
+
+
+class TestPyNNPitfalls:
+    """Each layout runs once; virtual processes (ranks x threads) fixed at 2 and at 3."""
+
+    LAYOUTS = ((1, 2), (2, 1), (1, 3), (3, 1))
+
+    @pytest.fixture(scope="class")
+    def reports(self, tmp_path_factory):
+        results = {}
+        for ranks, threads in self.LAYOUTS:
+            out = tmp_path_factory.mktemp(f"pitfalls{ranks}x{threads}")
+            script = str(ROOT / "tests" / "mpi_pitfalls.py")
+            proc = mpirun(ranks, script, str(out), str(threads), timeout=120)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            results[ranks, threads] = [
+                json.loads((out / f"rank{r}.json").read_text()) for r in range(ranks)
+            ]
+        return results
+
+    @pytest.mark.parametrize(("distributed", "reference"), [((2, 1), (1, 2)), ((3, 1), (1, 3))])
+    def test_weights_readable_on_every_rank(self, reports, distributed, reference):
+        expected = np.array(reports[reference][0]["weights"])
+        assert np.isfinite(expected[~np.eye(2, dtype=bool)]).all()
+        assert not np.allclose(expected[~np.eye(2, dtype=bool)], 0.3)  # SAL changed them
+        for report in reports[distributed]:
+            np.testing.assert_array_equal(np.array(report["weights"]), expected)
+
+    def test_population_smaller_than_ranks(self, reports):
+        counts = [r["local_cells"] for r in reports[3, 1]]
+        assert sum(counts) == 2 and 0 in counts  # one rank owns no neuron, nothing froze
+        for report in reports[3, 1]:
+            assert report["cell_spikes"] == reports[1, 3][0]["cell_spikes"]
+
+    def test_spike_source_spikes_gathered(self, reports):
+        expected = [[5.0, 30.0], [12.0], [40.0, 41.0, 70.0]]
+        for layout in self.LAYOUTS:
+            for report in reports[layout]:
+                assert report["source_spikes"] == expected
