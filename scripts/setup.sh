@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # One-command setup: system prerequisites, .venv with pinned dependencies, salpynnmodule.
+# With --mpi also NEST built with MPI and .venv-mpi (scripts/build_nest_mpi.sh).
 # Safe to run repeatedly: every step is skipped when its inputs have not changed.
 set -euo pipefail
+
+WITH_MPI=0
+for arg in "$@"; do
+  case "$arg" in
+    --mpi) WITH_MPI=1 ;;
+    -h|--help) echo "usage: scripts/setup.sh [--mpi]"; exit 0 ;;
+    *) echo "setup: unknown option $arg (usage: scripts/setup.sh [--mpi])" >&2; exit 2 ;;
+  esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -56,5 +66,8 @@ if [ "$QUIET" = 1 ]; then
   "$VENV/bin/python" -m salpynn.build >/dev/null || die "building salpynnmodule failed"
 else
   "$VENV/bin/python" -m salpynn.build || die "building salpynnmodule failed"
+fi
+if [ "$WITH_MPI" = 1 ]; then
+  bash "$ROOT/scripts/build_nest_mpi.sh" || die "building NEST with MPI failed"
 fi
 say "ready"
