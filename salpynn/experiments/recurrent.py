@@ -26,6 +26,9 @@ from salpynn.rule import PairRule
 
 __all__ = ["RecurrentConfig", "initial_network", "run_recurrent"]
 
+#: Largest weight matrix (entries) written into recording.nix; larger ones only to weights.npz.
+MAX_NIX_MATRIX_ENTRIES = 2500
+
 
 @dataclass(frozen=True)
 class RecurrentConfig:

@@ -141,6 +141,10 @@ class Backend:
             # pyNN.brian2 puts SpikeSourceArray on Brian2's default clock, not on the network's:
             # without this, spike sources keep a 0.1 ms grid whatever the timestep.
             brian2.defaultclock.dt = timestep * brian2.ms
+            # With the numpy target, Brian2 otherwise re-checks the units of every function
+            # call at run time and formats its arguments into an error message each time
+            # (1 ms per expm1/clip call); units are checked when the code is generated.
+            brian2.prefs.codegen.runtime.numpy.discard_units = True
             brian2.seed(seed)
 
 

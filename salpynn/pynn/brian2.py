@@ -65,12 +65,14 @@ Remaining differences from NEST
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import brian2
 import numpy as np
 from brian2 import ms, mV
 from pyNN.brian2 import simulator
+from pyNN.parameters import ParameterSpace
 from pyNN.standardmodels import build_translations
 
 from salpynn.pynn import models
@@ -130,15 +132,17 @@ u = b + (psp_basal + lambda_apical * psp_apical) / mV : 1
 z = int(t_in_timesteps + 1 - step_last < n_ref) : 1
 """
 
-# Per-step spike probability of the step ending at t + dt (see sampling_neuron.h).
+# Per-step spike probability p of the step ending at t + dt (see sampling_neuron.h), as code
+# that leaves p in the temporary "p".
 _ESCAPE_PROBABILITY = {
     # hazard exp(u) / tau_ref over one step; u clipped so that exp() cannot overflow
-    "exp": "-expm1(-exp(clip(u, -inf, 700)) / n_ref)",
+    "exp": "p = -expm1(-exp(clip(u, -inf, 700)) / n_ref)",
     # sigma(u - ln(tau_ref / h)) in the form whose exp() never overflows
-    "logistic": (
-        "(int(u - log(n_ref) >= 0) + int(u - log(n_ref) < 0) * exp(-abs(u - log(n_ref))))"
-        " / (1 + exp(-abs(u - log(n_ref))))"
-    ),
+    "logistic": """
+        x = u - log(n_ref)
+        e = exp(-abs(x))
+        p = (int(x >= 0) + int(x < 0) * e) / (1 + e)
+        """,
 }
 
 
@@ -162,15 +166,18 @@ class SamplingNeuronGroup(brian2.NeuronGroup):
             clock=simulator.state.network.clock,
             name="samplingneurons*",
         )
+        # The empty reset only silences Brian2's "threshold without reset" warning; its
+        # per-step code object is not needed.
+        self.contained_objects.remove(self.resetter.pop("spike"))
         for name, value in parameters.items():
             setattr(self, name, value)
         self.step_last = _NEVER
         # The decision for the step ending at t + dt, after the synapses and before the
         # StateMonitors of PyNN ("end"), so that u and z are recorded as NEST records them.
-        probability = _ESCAPE_PROBABILITY[escape]
         self.run_regularly(
-            f"""
-            spike_next = (t_in_timesteps + 1 - step_last >= n_ref) and (rand() < {probability})
+            _ESCAPE_PROBABILITY[escape]
+            + """
+            spike_next = (t_in_timesteps + 1 - step_last >= n_ref) and (rand() < p)
             step_last = step_last + int(spike_next) * (t_in_timesteps + 1 - step_last)
             """,
             when="before_end",
@@ -178,6 +185,7 @@ class SamplingNeuronGroup(brian2.NeuronGroup):
         )
         self.add_attribute("escape")
         self.escape = escape
+        _RunHooks.ensure_in_network()  # checks the synapse types of projections onto it
         self.add_attribute("initial_values")
         self.initial_values: dict[str, Any] = {}
 
@@ -293,6 +301,21 @@ def _weight_translation(name: str, units: Any) -> tuple[str, str, Any, Any]:
     return (name, name, forward, reverse)
 
 
+class _OneConnectionParameterSpace(ParameterSpace):
+    """Keeps one-element values as arrays after evaluation.
+
+    lazyarray evaluates a one-element array to a scalar, and pyNN.brian2's
+    ``Projection.get(..., format="list")`` then fails for a projection with one connection
+    (it stacks the scalar with the index arrays).
+    """
+
+    def __getitem__(self, name: str) -> Any:
+        value = super().__getitem__(name)
+        if self._evaluated and np.ndim(value) == 0 and self._evaluated_shape == (1,):
+            return np.atleast_1d(value)
+        return value
+
+
 class _BrianSynapseMixin:
     """What pyNN.brian2 needs from a synapse type: translations per instance, units, delays."""
 
@@ -313,6 +336,12 @@ class _BrianSynapseMixin:
     def _get_minimum_delay(self) -> float:
         d = simulator.state.min_delay
         return simulator.state.dt if d == "auto" else d
+
+    def reverse_translate(self, native_parameters: ParameterSpace) -> ParameterSpace:
+        standard = super().reverse_translate(native_parameters)  # type: ignore[misc]
+        return _OneConnectionParameterSpace(
+            dict(standard.items()), schema=standard.schema, shape=standard.shape
+        )
 
 
 class SignedStaticSynapse(_BrianSynapseMixin, models.SignedStaticSynapse):
@@ -379,7 +408,8 @@ def _sal_code(window: str, pairing: str) -> tuple[str, str, str]:
             # post_trace_prev excludes t_post_last: a simultaneous last post is dropped exactly
             f"earlier = post_trace_prev + int(abs(lag_last) > {_EPS})\n"
             + apply.format(
-                summed="a_anticausal * int(posts_seen > 0) * earlier * exp(-lag_last / tau_anticausal)"
+                summed="a_anticausal * int(posts_seen > 0) * earlier"
+                " * exp(-lag_last / tau_anticausal)"
             )
             + "pre_trace = pre_seen * pre_trace * exp(-(t - t_pre_last) / tau_causal) + 1\n"
         )
@@ -472,7 +502,7 @@ class SALSynapse(_BrianSynapseMixin, models.SALSynapse):
         self.pre = _PathwayCode(
             pre + "%(syn_var)s_post += weight\n", rectangular_start=ring_start, end=ring_end
         )
-        self.post = post
+        self.post = _PathwayCode(post)
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,10 +511,11 @@ class SALSynapse(_BrianSynapseMixin, models.SALSynapse):
 
 
 class _RunHooks(brian2.BrianObject):
-    """Sets the ``end_psp`` and ``post`` delays of salpynn synapses before every run.
+    """Before every run: pathway delays of salpynn synapses, and a check of foreign synapses.
 
     Runs first ("start" slot, lowest order) so that the delays are in place before the
-    pathways build their spike queues; it has no per-step work.
+    pathways build their spike queues; it has no per-step work.  After every run it raises if
+    a ring of :data:`PSP_SLOTS` or :data:`WINDOW_SLOTS` overflowed.
     """
 
     add_to_magic_network = False
@@ -501,16 +532,26 @@ class _RunHooks(brian2.BrianObject):
             network.add(cls())
 
     @staticmethod
-    def _salpynn_synapses() -> list[brian2.Synapses]:
-        return [
-            obj
-            for obj in simulator.state.network.objects
-            if isinstance(obj, brian2.Synapses)
-            and ("end_psp" in obj._synaptic_updaters or "t_pre_last" in obj.variables)
-        ]
+    def _synapses() -> list[brian2.Synapses]:
+        return [obj for obj in simulator.state.network.objects if isinstance(obj, brian2.Synapses)]
+
+    @staticmethod
+    def _check_rectangular(syn: brian2.Synapses) -> None:
+        """Refuse synapse types that would start a sampling neuron's PSP and never end it."""
+        if not isinstance(syn.target, SamplingNeuronGroup) or "end_psp" in syn._synaptic_updaters:
+            return
+        if any(re.search(r"\bpsp_(basal|apical)", pathway.code) for pathway in syn._pathways):
+            raise TypeError(
+                f"{syn.name}: projections onto a SamplingNeuron need salpynn's synapse types "
+                "(SignedStaticSynapse or SALSynapse of this backend), whose rectangular PSPs end "
+                "after tau_syn; this synapse type would never end them"
+            )
 
     def before_run(self, run_namespace: Any) -> None:
-        for syn in self._salpynn_synapses():
+        for syn in self._synapses():
+            self._check_rectangular(syn)
+            if "end_psp" not in syn._synaptic_updaters and "t_pre_last" not in syn.variables:
+                continue
             delay = np.asarray(syn.pre.delay_[:], dtype=float)
             dt_s = float(syn.clock.dt_)
             if np.any(delay < -1e-12):
@@ -524,12 +565,12 @@ class _RunHooks(brian2.BrianObject):
 
     def after_run(self) -> None:
         super().after_run()
-        for syn in self._salpynn_synapses():
+        for syn in self._synapses():
             if "psp_overflow" in syn.variables and np.any(syn.psp_overflow_[:] > 0):
                 raise RuntimeError(
                     f"{syn.name}: a SAL synapse had more than {PSP_SLOTS} PSPs running at "
-                    "once (presynaptic spikes closer than tau_syn / "
-                    f"{PSP_SLOTS}); the Brian2 backend cannot end them exactly"
+                    f"once (more than {PSP_SLOTS} presynaptic spikes within tau_syn); the Brian2 "
+                    "backend could not end them exactly"
                 )
             if "window_overflow" in syn.variables and np.any(syn.window_overflow_[:] > 0):
                 raise RuntimeError(
