@@ -194,6 +194,13 @@ def _write(
             )
 
     atomic_write(out / "weights.npz", save_npz)
+    # Neo's NIX writer stores every channel of a signal as its own data array, which takes
+    # minutes for a few thousand entries: weights and biases go into the NIX file only for
+    # small networks; weights.npz always has them.
+    weights = biases = None
+    if w0.size <= MAX_NIX_MATRIX_ENTRIES:
+        weights = {"W": Snapshots(np.array([0.0, config.duration]), np.stack([w0, w_final]))}
+        biases = {"b": b}
     write_recording(
         out,
         spikes,
@@ -201,9 +208,13 @@ def _write(
         t_stop=config.duration,
         config={"experiment": "recurrent", **dataclasses.asdict(config)},
         seeds={"seed": config.seed},
-        weights={"W": Snapshots(np.array([0.0, config.duration]), np.stack([w0, w_final]))},
-        biases={"b": b},
-        annotations={"tau_ref": config.tau_ref, "delay": config.delay},
+        weights=weights,
+        biases=biases,
+        annotations={
+            "tau_ref": config.tau_ref,
+            "delay": config.delay,
+            "weights_file": "weights.npz",
+        },
     )
     _plot(out / "weights.png", w0, w_final, mask)
     atomic_write_json(out / "summary.json", summary)
