@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,20 @@ class TestRankInvariance:
         assert sum(a[k].size for k in a.files if k.startswith("spikes_")) > 100
         summary = json.loads((tmp_path / "2x1" / "summary.json").read_text())
         assert summary["ranks"] == 2 and summary["asymmetry_final"] < summary["asymmetry_initial"]
+
+        # The recording of a distributed run reads back through `salpynn analyse`.
+        proc = subprocess.run(
+            [sys.executable, "-m", "salpynn", "analyse", str(tmp_path / "2x1")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        analysis = json.loads((tmp_path / "2x1" / "analysis" / "analysis.json").read_text())
+        assert analysis["n_neurons"] == 16
+        total = sum(len(a[k]) for k in a.files if k.startswith("spikes_"))
+        assert np.isclose(analysis["mean_rate_hz"] * 16 * 4.0, total)
 
 
 class TestPyNNPitfalls:

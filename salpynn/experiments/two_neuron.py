@@ -14,39 +14,27 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from networks.two_neuron import TwoNeuronParameters
 from salpynn.config import ConfigError, check_range
 from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
 from salpynn.rule import PairRule
-
-if TYPE_CHECKING:
-    from networks.two_neuron import TwoNeuronParameters
 
 __all__ = ["TwoNeuronConfig", "TwoNeuronResult", "run_two_neuron"]
 
 
 @dataclass(frozen=True)
-class TwoNeuronConfig:
-    """Parameters of the two-neuron experiment (times in ms)."""
+class TwoNeuronConfig(TwoNeuronParameters):
+    """The network's parameters (:class:`networks.two_neuron.TwoNeuronParameters`: weights,
+    biases, ``tau_ref``, ``escape``, the SAL rule, ``plastic``, ``delay``) plus the run's."""
 
-    w_12: float = 1.5  # connection 2 -> 1
-    w_21: float = 0.5  # connection 1 -> 2
-    b_1: float = -0.5
-    b_2: float = -0.2
-    tau_ref: float = 10.0  # refractory time = PSP duration = SAL window width
-    escape: Literal["exp", "logistic"] = "logistic"
-    eta: float = 0.002
-    window: Literal["exp", "triangular"] = "exp"
-    pairing: Literal["nearest", "all"] = "nearest"
-    plastic: Literal["both", "w_12", "w_21"] = "both"
     duration: float = 300_000.0  # model time, ms
     n_reports: int = 60  # weight read-outs (trajectory resolution, printed lines)
     backend: Literal["nest", "brian2"] = "nest"
     resolution: float = 0.1
-    delay: float = 0.1
     threads: int = 1  # NEST threads per rank
     seed: int = 1234
 
@@ -85,8 +73,6 @@ class TwoNeuronConfig:
         )
 
     def network_parameters(self) -> TwoNeuronParameters:
-        from networks.two_neuron import TwoNeuronParameters
-
         names = {f.name for f in dataclasses.fields(TwoNeuronParameters)}
         return TwoNeuronParameters(
             **{k: v for k, v in dataclasses.asdict(self).items() if k in names}
