@@ -31,6 +31,7 @@ class TwoNeuronParameters:
     pairing: Literal["nearest", "all"] = "nearest"
     plastic: Literal["both", "w_12", "w_21"] = "both"
     delay: float = 0.1
+    record_states: bool = False  # also record u and z, every tau_ref / 2
 
 
 class TwoNeuronNetwork:
@@ -50,6 +51,8 @@ class TwoNeuronNetwork:
         )
         self.cells = self.sim.Population(2, celltype, label="two-neuron")
         self.cells.record("spikes")
+        if p.record_states:
+            self.cells.record(["u", "z"], sampling_interval=p.tau_ref / 2)
 
     def connect(self) -> None:
         p = self.params
@@ -91,3 +94,11 @@ class TwoNeuronNetwork:
     def spike_times(self) -> tuple[np.ndarray, np.ndarray]:
         """Spike times (ms) of neuron 1 and neuron 2, identical on every MPI rank."""
         return tuple(self.backend.spike_times(self.cells))
+
+    def state_signals(self) -> list:
+        """Recorded ``u`` and ``z`` as Neo AnalogSignals (this rank's neurons; empty unless
+        ``record_states``)."""
+        if not self.params.record_states:
+            return []
+        segment = self.cells.get_data(["u", "z"], gather=False, clear=False).segments[0]
+        return list(segment.analogsignals)

@@ -116,3 +116,29 @@ class TestCommandLine:
         assert proc.returncode == 2
         assert name in proc.stderr
         assert not (tmp_path / "x").exists()
+
+
+class TestStateRecording:
+    def test_u_and_z_are_recorded_into_the_nix_file(self, tmp_path):
+        from salpynn.analysis import load_recording
+        from salpynn.experiments.two_neuron import write_outputs
+
+        config = TwoNeuronConfig(duration=5_000.0, n_reports=1, record_states=True, seed=4)
+        write_outputs(run_two_neuron(config, progress=False, echo=False), tmp_path)
+        rec = load_recording(tmp_path)
+        signals = {sig.name: sig for sig in rec.analogsignals}
+        z = np.asarray(signals["z"].magnitude)
+        times = np.asarray(signals["z"].times.rescale("ms").magnitude)
+        assert z.shape == (1001, 2) and set(np.unique(z)) <= {0.0, 1.0}
+        for k, train in enumerate(rec.spiketrains):
+            s = np.asarray(train.rescale("ms").magnitude)
+            # z = 1 while refractory: within tau_ref after a spike.  Samples within one step
+            # of a spike or of the end of refractoriness may fall either way.
+            lag = times[:, None] - s[None, :]
+            expected = ((lag >= 0) & (lag < config.tau_ref)).any(axis=1)
+            edge = (np.abs(lag) <= 0.1).any(axis=1) | (np.abs(lag - config.tau_ref) <= 0.1).any(
+                axis=1
+            )
+            assert np.array_equal(z[~edge, k] == 1, expected[~edge])
+        u = np.asarray(signals["u"].magnitude)
+        assert np.all(u >= np.array([config.b_1, config.b_2]) - 1e-9)  # positive weights only

@@ -91,6 +91,7 @@ class TwoNeuronResult:
     wall_time: float
     rank: int = 0  # MPI rank of this process; only rank 0 writes
     ranks: int = 1
+    state_signals: list = dataclasses.field(default_factory=list)  # u, z (record_states)
 
     def summary(self) -> dict[str, Any]:
         c = self.config
@@ -162,6 +163,7 @@ def run_two_neuron(
                 )
     wall = time.perf_counter() - start
     spikes = network.spike_times()
+    signals = network.state_signals() if ranks == 1 else []
     backend.sim.end()
     return TwoNeuronResult(
         config=config,
@@ -172,6 +174,7 @@ def run_two_neuron(
         wall_time=wall,
         rank=rank,
         ranks=ranks,
+        state_signals=signals,
     )
 
 
@@ -214,6 +217,7 @@ def write_recording_of(result: TwoNeuronResult, out: Path) -> Path:
         seeds={"nest_rng_seed": c.seed},
         weights={"W": Snapshots(result.times, matrices)},
         biases={"b": np.array([c.b_1, c.b_2])},
+        analogsignals=result.state_signals,
         annotations={"tau_ref": c.tau_ref, "delay": c.delay},
     )
 
