@@ -55,9 +55,19 @@ def _two_neuron() -> tuple[type, Callable[[Any, Path], dict[str, Any]]]:
     return TwoNeuronConfig, execute
 
 
+def _recurrent() -> tuple[type, Callable[[Any, Path], dict[str, Any]]]:
+    from salpynn.experiments.recurrent import RecurrentConfig, run_recurrent
+
+    def execute(config: Any, out: Path) -> dict[str, Any]:
+        return run_recurrent(config, out, progress=False)
+
+    return RecurrentConfig, execute
+
+
 #: experiment name -> loader returning (config class, execute(config, out) -> summary)
 EXPERIMENTS: dict[str, Callable[[], tuple[type, Callable[[Any, Path], dict[str, Any]]]]] = {
     "two-neuron": _two_neuron,
+    "recurrent": _recurrent,
 }
 
 

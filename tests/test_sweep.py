@@ -118,3 +118,24 @@ class TestMpiSweep:
             # Same seed, same result, whichever rank ran it.
             assert mpi[run_id]["w_12_final"] == row["w_12_final"]
             assert mpi[run_id]["w_21_final"] == row["w_21_final"]
+
+
+class TestNoiseSweep:
+    def test_recurrent_sweep_over_noise_levels(self, tmp_path):
+        spec = {
+            "experiment": "recurrent",
+            "out": str(tmp_path / "out"),
+            "base": {"n": 8, "duration": 2000, "n_reports": 1, "seed": 3},
+            "grid": {"asymmetry_sigma": [0.1, 0.8]},
+        }
+        path = tmp_path / "noise.json"
+        path.write_text(json.dumps(spec))
+        proc = run_cli([str(path)])
+        assert proc.returncode == 0, proc.stderr
+        rows = sorted(
+            read_table(tmp_path / "out" / "summary.csv").values(),
+            key=lambda r: float(r["asymmetry_sigma"]),
+        )
+        # Same seed: W - W^T = sigma (A - A^T) exactly, so the variance scales with sigma^2.
+        low, high = (float(r["asymmetry_initial"]) for r in rows)
+        assert high / low == pytest.approx(64.0, rel=1e-9)
