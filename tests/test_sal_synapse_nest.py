@@ -94,16 +94,14 @@ class TestAgainstReference:
 
 class TestEdgeCases:
     def test_simultaneous_spikes_do_not_pair(self, nest):
-        # Parrot spikes at 10.1 and 30.1; post effective time = t_post + delay equals t_pre.
+        # Parrot spikes: pre at 10.1 and 30.1, post at 29.1, whose effective time
+        # t_post + delay = 30.1 equals the second pre spike.
         delay = 1.0
-        conn, _, _, _ = parrot_pair(
-            nest, [10.0, 30.0], [9.0, 29.0], PairRule.sal(eta=1.0), 0.0, delay
-        )
+        conn, _, _, _ = parrot_pair(nest, [10.0, 30.0], [29.0], PairRule.sal(eta=1.0), 0.0, delay)
         nest.Simulate(50.0)
-        # pre 10.1 pairs with nothing; post 30.1-1+1=30.1 coincides with pre 30.1 (no pair)
-        # but pairs causally with pre 10.1; pre 30.1 pairs anticausally with post 10.1.
-        expected = -math.exp(-2.0) + math.exp(-2.0)
-        assert conn.get("weight") == pytest.approx(expected, abs=1e-12)
+        # The post spike pairs with pre 10.1 (dt = 20), not with the simultaneous pre 30.1,
+        # and pre 30.1 finds no strictly earlier post.  Pairing them would give 0.
+        assert conn.get("weight") == pytest.approx(-math.exp(-2.0), rel=1e-12)
 
     def test_zero_crossing_and_sign(self, nest):
         rule = PairRule.sal(eta=0.5)
