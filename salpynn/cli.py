@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -79,9 +80,15 @@ def _run_recurrent(args: argparse.Namespace) -> int:
 
 
 def _mpi_rank() -> int:
-    from mpi4py import MPI
+    """This process's MPI rank, read from the launcher's environment.
 
-    return MPI.COMM_WORLD.Get_rank()
+    Reading the environment instead of importing mpi4py keeps single-process runs from
+    initialising MPI (OpenMPI dislikes mpirun started from such a process).
+    """
+    for name in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"):
+        if name in os.environ:
+            return int(os.environ[name])
+    return 0
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:

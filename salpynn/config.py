@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_type_hints
 
-__all__ = ["ConfigError", "apply_overrides", "check_range", "load_config"]
+__all__ = ["ConfigError", "apply_overrides", "check_choices", "check_range", "load_config"]
 
 T = TypeVar("T")
 
@@ -37,6 +37,15 @@ def check_range(
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
         raise ConfigError(f"{name} must lie in {left}{low}, {high}{right}, got {value!r}")
+
+
+def check_choices(config: Any) -> None:
+    """Raise :class:`ConfigError` for a dataclass field outside its ``Literal`` choices."""
+    for name, kind in get_type_hints(type(config)).items():
+        if getattr(kind, "__origin__", None) is Literal:
+            value = getattr(config, name)
+            if value not in kind.__args__:
+                raise ConfigError(f"{name} must be one of {kind.__args__}, got {value!r}")
 
 
 def _coerce(name: str, text: str, kind: Any) -> Any:

@@ -131,20 +131,30 @@ def load_sweep(path: str | Path) -> SweepSpec:
     return SweepSpec(experiment, out, data.get("base", {}), grid, conditions)
 
 
+def _done_row(spec: RunSpec, summary: dict[str, Any]) -> dict[str, Any]:
+    """A table row: the run's identity and overrides plus the scalar entries of its summary."""
+    row: dict[str, Any] = {"run_id": spec.run_id, "condition": spec.condition, **spec.overrides}
+    row.update({k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))})
+    row["status"] = "done"
+    return row
+
+
 def execute_run(spec: RunSpec, out: str) -> dict[str, Any]:
     """Run one sweep entry in this process (a worker rank); never raises."""
     folder = Path(out) / "runs" / spec.run_id
-    row: dict[str, Any] = {"run_id": spec.run_id, "condition": spec.condition, **spec.overrides}
     start = time.perf_counter()
     try:
         config_cls, execute = EXPERIMENTS[spec.experiment]()
         config = apply_overrides(config_cls(), spec.overrides)
-        summary = execute(config, folder)
-        row.update({k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))})
-        row["status"] = "done"
+        return _done_row(spec, execute(config, folder))
     except Exception as err:  # a failed run is reported, never dropped
-        row["status"] = "failed"
-        row["error"] = f"{type(err).__name__}: {err}"
+        row: dict[str, Any] = {
+            "run_id": spec.run_id,
+            "condition": spec.condition,
+            **spec.overrides,
+            "status": "failed",
+            "error": f"{type(err).__name__}: {err}",
+        }
         atomic_write_json(
             folder / "error.json",
             {
@@ -154,18 +164,12 @@ def execute_run(spec: RunSpec, out: str) -> dict[str, Any]:
             },
         )
         row["wall_time_s"] = round(time.perf_counter() - start, 3)
-    return row
+        return row
 
 
 def _finished_row(spec: RunSpec, out: Path) -> dict[str, Any] | None:
     summary_path = out / "runs" / spec.run_id / "summary.json"
-    if not summary_path.is_file():
-        return None
-    summary = read_json(summary_path)
-    row = {"run_id": spec.run_id, "condition": spec.condition, **spec.overrides}
-    row.update({k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool))})
-    row["status"] = "done"
-    return row
+    return _done_row(spec, read_json(summary_path)) if summary_path.is_file() else None
 
 
 def _write_table(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from salpynn.config import ConfigError, check_range
+from salpynn.config import check_choices, check_range
+from salpynn.experiments import report_steps
 from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
 from salpynn.rule import PairRule
 
@@ -68,9 +69,7 @@ class RecurrentConfig:
         check_range("delay", self.delay, self.resolution, 100.0)
         check_range("threads", self.threads, 1, 256)
         check_range("seed", self.seed, 1, 2**31 - 1)
-        for name, allowed in (("escape", ("exp", "logistic")), ("backend", ("nest", "brian2"))):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        check_choices(self)
         self.rule()
 
     def rule(self) -> PairRule:
@@ -125,8 +124,7 @@ def run_recurrent(config: RecurrentConfig, out: Path, progress: bool = True) -> 
     start = time.perf_counter()
     network = SamplingNetwork(backend, params).build()
     build_time = time.perf_counter() - start
-    n_steps = round(config.duration / config.resolution)
-    bounds = np.linspace(0, n_steps, config.n_reports + 1).round().astype(int)
+    bounds = report_steps(config.duration, config.resolution, config.n_reports)
     asymmetry = [reciprocal_asymmetry(w0, mask)]
     start = time.perf_counter()
     with tqdm(
@@ -138,12 +136,11 @@ def run_recurrent(config: RecurrentConfig, out: Path, progress: bool = True) -> 
     ) as bar:
         for i in range(config.n_reports):
             network.run((bounds[i + 1] - bounds[i]) * config.resolution)
-            if config.n_reports > 1 or i == config.n_reports - 1:
-                asymmetry.append(reciprocal_asymmetry(network.weights(), mask))
+            w_final = network.weights()
+            asymmetry.append(reciprocal_asymmetry(w_final, mask))
             bar.set_postfix(asymmetry=f"{asymmetry[-1]:.4f}")
             bar.update()
     sim_time = time.perf_counter() - start
-    w_final = network.weights()
     spikes = network.spike_times()
     sim.end()
     summary: dict[str, Any] = {

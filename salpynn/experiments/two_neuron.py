@@ -19,7 +19,8 @@ from typing import Any, Literal
 import numpy as np
 
 from networks.two_neuron import TwoNeuronParameters
-from salpynn.config import ConfigError, check_range
+from salpynn.config import ConfigError, check_choices, check_range
+from salpynn.experiments import report_steps
 from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
 from salpynn.rule import PairRule
 
@@ -55,13 +56,7 @@ class TwoNeuronConfig(TwoNeuronParameters):
             raise ConfigError(
                 f"tau_ref must be a multiple of resolution ({self.resolution}), got {self.tau_ref}"
             )
-        for name, allowed in (
-            ("plastic", ("both", "w_12", "w_21")),
-            ("escape", ("exp", "logistic")),
-            ("backend", ("nest", "brian2")),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        check_choices(self)
         PairRule.sal(tau=self.tau_ref, window=self.window, pairing=self.pairing)
 
     def rule(self, plastic: bool) -> PairRule:
@@ -138,8 +133,7 @@ def run_two_neuron(
     w_12 = [config.w_12]
     w_21 = [config.w_21]
     # Report boundaries on the time grid: simulators only run whole multiples of the step.
-    n_steps = round(config.duration / config.resolution)
-    bounds = np.linspace(0, n_steps, config.n_reports + 1).round().astype(int)
+    bounds = report_steps(config.duration, config.resolution, config.n_reports)
     start = time.perf_counter()
     bar = tqdm(
         total=config.n_reports,
