@@ -30,6 +30,7 @@ class SamplingNetworkParameters:
     rule: PairRule | None = None  # None: static weights
     a_noise: np.ndarray | None = field(default=None)  # per-synapse amplitude factors (N, N)
     mask: np.ndarray | None = field(default=None)  # mask[k, j]: connection j -> k exists
+    record_spikes: bool = True  # False: the caller records (e.g. with its own NEST recorder)
 
     def __post_init__(self) -> None:
         self.W = np.asarray(self.W, dtype=float)
@@ -61,7 +62,8 @@ class SamplingNetwork:
             escape=p.escape, bias=p.b.tolist(), tau_refrac=p.tau_ref, tau_syn=p.tau_ref
         )
         self.cells = self.sim.Population(self.size, celltype, label="sampling")
-        self.cells.record("spikes")
+        if p.record_spikes:
+            self.cells.record("spikes")
 
     def connect(self) -> None:
         p = self.params

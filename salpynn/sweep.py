@@ -193,8 +193,8 @@ def run_sweep(spec: SweepSpec, progress: bool = True) -> tuple[list[dict[str, An
     from mpi4py import MPI
     from mpi4py.futures import MPICommExecutor, as_completed
 
-    _refuse_distributed_nest()
-    _allow_independent_nest_per_rank()
+    refuse_distributed_nest()
+    allow_independent_nest_per_rank()
     comm = MPI.COMM_WORLD
     rows: list[dict[str, Any]] = []
     failed = 0
@@ -240,7 +240,7 @@ def run_sweep(spec: SweepSpec, progress: bool = True) -> tuple[list[dict[str, An
     return rows, failed
 
 
-def _allow_independent_nest_per_rank() -> None:
+def allow_independent_nest_per_rank() -> None:
     """Let a NEST without MPI start on each rank.
 
     NEST built without MPI exits at import when it sees an MPI launcher (``PMIX_RANK`` or
@@ -255,7 +255,7 @@ def _allow_independent_nest_per_rank() -> None:
         os.environ.pop(name, None)
 
 
-def _refuse_distributed_nest() -> None:
+def refuse_distributed_nest() -> None:
     """Sweeps need one independent NEST per rank: refuse an MPI-enabled NEST under mpirun."""
     from mpi4py import MPI
 

@@ -1,0 +1,725 @@
+"""Boltzmann-machine learning in spiking sampling networks, with and without SAL (Figs. 4-5).
+
+Each seed draws a target Boltzmann machine ``W*, b* ~ U(-1, 1)`` (``W*`` symmetric, zero
+diagonal) over ``n`` neurons and trains a network of sampling neurons to sample from it by
+wake-sleep learning.  One iteration is
+
+1. a free-running **sleep phase** of ``sleep_tau * tau_ref``; the recurrent connections are
+   ``sal_synapse`` s, so with ``sal = true`` SAL changes the weights online during the phase;
+2. the **model term** ``<z_i z_j>_model``: the time both neurons spent in their active
+   (refractory) state, computed from the recorded sleep spikes.  Two refractory windows of
+   length ``tau_ref`` whose spikes are ``dt`` apart overlap for ``max(0, tau_ref - |dt|)``,
+   which is symmetric Hebbian pair-based STDP with a triangular window of width ``tau_ref``;
+   the spikes give it exactly, including pairs of simultaneous spikes, which a synapse's
+   pair rule (``K(0) = 0``) would drop;
+3. the update ``W += lr * M * (<z_i z_j>_target - <z_i z_j>_model)`` with the exact target
+   co-activations, ``b += lr * (<z_i>_target - rate_i * tau_ref)``, an optional Kolen-Pollack
+   decay ``W -= kp_decay * W``, clipping of ``|W|`` and ``|b|`` at ``clip`` and a zero diagonal.
+
+``M`` is 1 except under plasticity noise.  Noise scenarios (``noise``):
+
+- ``"synaptic"``: the initial weights carry an asymmetric perturbation ``sigma * xi_ij``
+  (independent normal ``xi_ij``); the Hebbian update is symmetric, so it never removes it.
+- ``"plasticity"``: every synapse has its own plasticity gain ``M_ij = max(0, 1 + sigma xi_ij)``,
+  which scales its wake-sleep update and its SAL amplitudes.
+- ``"none"``: initial weights 0, ``M = 1``.
+
+Every ``validate_every`` iterations plasticity is frozen and the network samples for
+``validation_factor`` sleep phases; ``D_KL(target || sampled)`` over all ``2**n`` states is the
+validation metric.  Sampled states are read every ``tau_ref / 2``.
+
+Many seeds share one NEST kernel: seeds are grouped into batches of ``batch`` networks that are
+simulated together (block-diagonal connectivity), which amortises NEST's per-step cost.  Under
+``mpirun -n K`` (NEST without MPI, one kernel per rank) batches are spread over the ranks.  A
+batch's simulation is seeded from its seeds and the segment number (a segment is the
+iterations between two validations), and a fresh kernel is built for every segment, so results
+do not depend on the number of ranks, and a run killed mid-way resumes from the last
+checkpoint with exactly the results an uninterrupted run would have produced.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from salpynn.config import ConfigError, check_choices, check_range
+from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
+
+__all__ = [
+    "SamplingConfig",
+    "SeedSetup",
+    "coactivation_from_spikes",
+    "run_sampling",
+    "seed_setup",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Parameters; defaults are the paper's (times in ms, ``tau_ref`` = 50 steps of 0.1 ms)."""
+
+    n: int = 7
+    noise: Literal["none", "synaptic", "plasticity"] = "synaptic"
+    sigma: float = 0.8  # noise level (std of xi)
+    sal: bool = True  # SAL in the recurrent synapses during sleep
+    kolen_pollack: bool = False  # Kolen-Pollack weight decay baseline
+    kp_decay: float = 1e-4  # fraction of W removed per iteration when kolen_pollack
+    iterations: int = 20_000
+    lr: float = 0.01  # wake-sleep learning rate (weights and biases)
+    lr_sal: float = 0.01  # SAL rate, normalised like the wake-sleep term (see sal_eta)
+    sleep_tau: float = 1000.0  # sleep phase in units of tau_ref
+    validate_every: int = 500  # iterations between validations (and checkpoints)
+    validation_factor: float = 100.0  # validation sleep = factor x training sleep
+    tau_ref: float = 5.0  # ms; tau_syn = tau_ref
+    resolution: float = 0.1  # ms
+    delay: float = 0.1  # ms
+    escape: Literal["exp", "logistic"] = "logistic"
+    window: Literal["exp", "triangular"] = "exp"  # SAL window
+    pairing: Literal["nearest", "all"] = "nearest"
+    clip: float = 2.0  # |W|, |b| <= clip
+    target_range: float = 1.0  # W*, b* ~ U(-target_range, target_range)
+    seeds: int = 20  # number of seeds: seed, seed + 1, ...
+    seed: int = 1
+    batch: int = 10  # networks simulated together in one kernel
+    backend: Literal["nest", "brian2"] = "nest"
+
+    def validate(self) -> None:
+        check_range("n", self.n, 2, 12)
+        check_range("sigma", self.sigma, 0.0, 5.0)
+        check_range("kp_decay", self.kp_decay, 0.0, 1.0)
+        check_range("iterations", self.iterations, 1, 10_000_000)
+        check_range("lr", self.lr, 0.0, 10.0)
+        check_range("lr_sal", self.lr_sal, 0.0, 100.0)
+        check_range("sleep_tau", self.sleep_tau, 10.0, 1e7)
+        check_range("validate_every", self.validate_every, 1, self.iterations)
+        check_range("validation_factor", self.validation_factor, 1.0, 1e5)
+        check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
+        check_range("tau_ref", self.tau_ref, 2 * self.resolution, 1000.0)
+        check_range("delay", self.delay, self.resolution, self.tau_ref)
+        check_range("clip", self.clip, 0.0, 100.0, low_open=True)
+        check_range("target_range", self.target_range, 0.0, 100.0)
+        check_range("seeds", self.seeds, 1, 100_000)
+        check_range("seed", self.seed, 1, 2**31 - 1 - self.seeds)
+        check_range("batch", self.batch, 1, 10_000)
+        check_choices(self)
+        steps = self.tau_ref / self.resolution
+        if abs(steps - round(steps)) > 1e-9:
+            raise ConfigError(
+                f"tau_ref ({self.tau_ref} ms) must be a whole number of time steps "
+                f"(resolution {self.resolution} ms)"
+            )
+
+    @property
+    def sleep(self) -> float:
+        """Duration of one training sleep phase (ms)."""
+        return self.sleep_tau * self.tau_ref
+
+    @property
+    def sal_eta(self) -> float:
+        """Per-pair SAL learning rate: ``lr_sal * tau_ref / sleep``.
+
+        With it the SAL change of one sleep phase, ``lr_sal * (tau_ref / T) * sum K(dt)``, has
+        the same normalisation as the Hebbian model term ``(tau_ref / T) * sum tri(dt)``, so
+        ``lr_sal`` and ``lr`` are comparable rates per iteration.
+        """
+        return self.lr_sal * self.tau_ref / self.sleep if self.sal else 0.0
+
+    def seed_list(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.seeds))
+
+    def batches(self) -> list[list[int]]:
+        seeds = self.seed_list()
+        return [seeds[i : i + self.batch] for i in range(0, len(seeds), self.batch)]
+
+    def segments(self) -> list[tuple[int, int]]:
+        """``(first, stop)`` iterations between validations."""
+        edges = list(range(0, self.iterations, self.validate_every)) + [self.iterations]
+        return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+@dataclass(frozen=True)
+class SeedSetup:
+    """Everything a seed fixes: target, initial parameters and plasticity gains."""
+
+    seed: int
+    w_target: FloatArray
+    b_target: FloatArray
+    w_initial: FloatArray
+    b_initial: FloatArray
+    gain: FloatArray  # per-synapse plasticity gain M[k, j] (1 without plasticity noise)
+
+
+def seed_setup(config: SamplingConfig, seed: int) -> SeedSetup:
+    """Target and initial state of ``seed``; the target depends only on ``seed`` and ``n``, so
+    every noise scenario and condition of a seed learns the same target."""
+    n = config.n
+    off = ~np.eye(n, dtype=bool)
+    target_rng = np.random.default_rng([seed, n, 0])
+    upper = np.triu(target_rng.uniform(-config.target_range, config.target_range, (n, n)), 1)
+    w_target = upper + upper.T
+    b_target = target_rng.uniform(-config.target_range, config.target_range, n)
+    xi = np.random.default_rng([seed, n, 1]).normal(0.0, 1.0, (n, n)) * off
+    w_initial = np.zeros((n, n))
+    gain = np.ones((n, n))
+    if config.noise == "synaptic":
+        w_initial = np.clip(config.sigma * xi, -config.clip, config.clip)
+    elif config.noise == "plasticity":
+        gain = np.maximum(0.0, 1.0 + config.sigma * xi)
+    return SeedSetup(seed, w_target, b_target, w_initial, np.zeros(n), gain * off)
+
+
+def target_statistics(setup: SeedSetup) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``(p(z), <z_i z_j>, <z_i>)`` of the target Boltzmann machine, exactly."""
+    from salpynn.analysis.states import all_states, boltzmann_distribution
+
+    p = boltzmann_distribution(setup.w_target, setup.b_target)
+    z = all_states(setup.b_target.size).astype(float)
+    return p, (z * p[:, None]).T @ z, p @ z
+
+
+def coactivation_from_spikes(
+    times: FloatArray, senders: NDArray[np.int64], n: int, replicas: int, tau: float
+) -> tuple[FloatArray, NDArray[np.int64]]:
+    """Summed overlap of the active windows of every pair, and spike counts, per replica.
+
+    ``senders`` are indices ``replica * n + k``.  Returns ``(overlap, counts)`` with shapes
+    ``(replicas, n, n)`` (ms, zero diagonal) and ``(replicas, n)``.  Each spike opens a window
+    ``[t, t + tau)``; two windows overlap for ``max(0, tau - |dt|)``.  A neuron is refractory
+    for ``tau``, so at most ``n - 1`` spikes of its replica follow a spike within ``tau``:
+    comparing each spike with its next ``n - 1`` neighbours in (replica, time) order finds
+    every overlapping pair.
+    """
+    counts = np.bincount(senders, minlength=n * replicas).reshape(replicas, n)
+    overlap = np.zeros(replicas * n * n)
+    order = np.lexsort((times, senders // n))
+    t, s = times[order], senders[order]
+    r = s // n
+    eps = 1e-6 * tau
+    for shift in range(1, n):
+        if t.size <= shift:
+            break
+        dt = t[shift:] - t[:-shift]
+        close = (r[shift:] == r[:-shift]) & (dt < tau - eps)
+        first, second = s[:-shift][close], s[shift:][close]
+        amount = tau - dt[close]
+        rep, i, j = first // n, first % n, second % n
+        overlap += np.bincount((rep * n + i) * n + j, amount, overlap.size)
+        overlap += np.bincount((rep * n + j) * n + i, amount, overlap.size)
+    overlap = overlap.reshape(replicas, n, n)
+    overlap[:, np.arange(n), np.arange(n)] = 0.0
+    return overlap, counts
+
+
+def asymmetries(w: FloatArray) -> FloatArray:
+    """``Var(W_ij - W_ji)`` over ``i < j`` for each matrix of a stack ``(replicas, n, n)``."""
+    rows, cols = np.triu_indices(w.shape[-1], 1)
+    return np.var(w[:, rows, cols] - w[:, cols, rows], axis=1)
+
+
+def state_counts(
+    times: FloatArray,
+    senders: NDArray[np.int64],
+    n: int,
+    replicas: int,
+    tau: float,
+    t_start: float,
+    t_stop: float,
+) -> NDArray[np.int64]:
+    """Counts of the ``2**n`` states per replica, read every ``tau / 2`` in
+    ``[t_start + tau, t_stop)`` (the first ``tau`` is skipped: states there depend on spikes
+    before ``t_start``)."""
+    from salpynn.analysis.states import binary_states, state_indices
+
+    order = np.argsort(senders, kind="stable")
+    bounds = np.searchsorted(senders[order], np.arange(n * replicas + 1))
+    sorted_times = times[order]
+    counts = np.zeros((replicas, 2**n), dtype=np.int64)
+    for rep in range(replicas):
+        trains = [
+            sorted_times[bounds[rep * n + k] : bounds[rep * n + k + 1]] for k in range(n)
+        ]
+        z = binary_states(trains, tau, t_start=t_start + tau, t_stop=t_stop)
+        counts[rep] = np.bincount(state_indices(z), minlength=2**n)
+    return counts
+
+
+def kl_rows(p_target: FloatArray, counts: NDArray[np.int64]) -> FloatArray:
+    """``D_KL(target || sampled)`` per replica (:func:`salpynn.analysis.states.kl_divergence`)."""
+    from salpynn.analysis.states import kl_divergence
+
+    return np.array([kl_divergence(p, c) for p, c in zip(p_target, counts, strict=True)])
+
+
+class _Batch:
+    """One kernel with ``len(setups)`` networks of ``n`` sampling neurons (block diagonal)."""
+
+    def __init__(
+        self,
+        config: SamplingConfig,
+        setups: list[SeedSetup],
+        w: FloatArray,
+        b: FloatArray,
+        kernel_seed: int,
+    ) -> None:
+        from networks.sampling import SamplingNetwork, SamplingNetworkParameters
+        from salpynn.pynn import load_backend
+        from salpynn.rule import PairRule
+
+        self.config = config
+        self.replicas = len(setups)
+        self.n = config.n
+        size = self.replicas * self.n
+        block = np.kron(np.eye(self.replicas, dtype=bool), np.ones((self.n, self.n), dtype=bool))
+        gain = _block_diagonal(np.stack([s.gain for s in setups]))
+        self.backend = load_backend(config.backend)
+        self.backend.setup(timestep=config.resolution, seed=kernel_seed)
+        self.native = config.backend == "nest"
+        rule = PairRule.sal(
+            tau=config.tau_ref,
+            eta=config.sal_eta,
+            window=config.window,
+            pairing=config.pairing,
+            w_min=-config.clip,
+            w_max=config.clip,
+        )
+        params = SamplingNetworkParameters(
+            _block_diagonal(w),
+            b.reshape(size),
+            tau_ref=config.tau_ref,
+            escape=config.escape,
+            delay=config.delay,
+            rule=rule,
+            a_noise=gain if config.noise == "plasticity" else None,
+            mask=block,
+            record_spikes=not self.native,
+        )
+        self.network = SamplingNetwork(self.backend, params).build()
+        self.t = 0  # time steps simulated
+        if self.native:
+            self._native_setup()
+        else:
+            self.post, self.pre = np.nonzero(block & ~np.eye(size, dtype=bool))
+
+    def _native_setup(self) -> None:
+        from salpynn.pynn.nest import WEIGHT_SCALE
+
+        nest = self.backend.sim.nest
+        self.nodes = self.network.cells.node_collection
+        self.first_id = self.nodes[0].global_id
+        self.recorder = nest.Create("spike_recorder")
+        nest.Connect(self.nodes, self.recorder)
+        self.conns = self.network.projection.nest_connections
+        ends = self.conns.get(["source", "target"])
+        self.pre = np.asarray(ends["source"]) - self.first_id
+        self.post = np.asarray(ends["target"]) - self.first_id
+        self.scale = WEIGHT_SCALE
+
+    def run(self, duration: float) -> tuple[FloatArray, NDArray[np.int64], float, float]:
+        """Simulate; return this phase's spikes ``(times, senders)`` and its span (ms)."""
+        steps = round(duration / self.config.resolution)
+        t_start = self.t * self.config.resolution
+        self.network.run(steps * self.config.resolution)
+        self.t += steps
+        t_stop = self.t * self.config.resolution
+        if self.native:
+            events = self.recorder.get("events")
+            self.recorder.n_events = 0
+            times = np.asarray(events["times"], dtype=float)
+            senders = np.asarray(events["senders"], dtype=np.int64) - self.first_id
+        else:
+            # pyNN.brian2 cannot clear its spike recordings (Neo then rejects the old spikes
+            # as earlier than t_start), so the whole recording is read and this phase kept.
+            segment = self.network.cells.get_data("spikes", clear=False).segments[0]
+            half_step = 0.5 * self.config.resolution
+            trains = []
+            for st in segment.spiketrains:
+                t = st.rescale("ms").magnitude
+                trains.append((int(st.annotations["source_index"]), t[t > t_start + half_step]))
+            times = np.concatenate([np.asarray(t, dtype=float) for _, t in trains] or [[]])
+            senders = np.concatenate(
+                [np.full(len(t), i, dtype=np.int64) for i, t in trains] or [[]]
+            ).astype(np.int64)
+        return times, senders, t_start, t_stop
+
+    def weights(self) -> FloatArray:
+        """Current weights, shape ``(replicas, n, n)``."""
+        if self.native:
+            flat = np.asarray(self.conns.get("weight"), dtype=float) / self.scale
+        else:
+            flat = self.network.weights()[self.post, self.pre]
+        w = np.zeros((self.replicas * self.n,) * 2)
+        w[self.post, self.pre] = flat
+        return _diagonal_blocks(w, self.replicas, self.n)
+
+    def set_state(self, w: FloatArray, b: FloatArray) -> None:
+        big = _block_diagonal(w)
+        if self.native:
+            self.conns.set(weight=(big[self.post, self.pre] * self.scale).tolist())
+            self.nodes.set(b=b.reshape(-1).tolist())
+        else:
+            full = np.full_like(big, np.nan)
+            full[self.post, self.pre] = big[self.post, self.pre]
+            self.network.projection.set(weight=full.T)
+            self.network.cells.set(bias=b.reshape(-1))
+
+    def set_plastic(self, plastic: bool) -> None:
+        eta = self.config.sal_eta if plastic else 0.0
+        if self.native:
+            self.conns.set(eta=eta * self.scale)
+        else:
+            self.network.projection.set(eta=eta)
+
+    def end(self) -> None:
+        self.backend.sim.end()
+
+
+def _block_diagonal(blocks: FloatArray) -> FloatArray:
+    replicas, n, _ = blocks.shape
+    out = np.zeros((replicas * n, replicas * n), dtype=blocks.dtype)
+    for r in range(replicas):
+        out[r * n : (r + 1) * n, r * n : (r + 1) * n] = blocks[r]
+    return out
+
+
+def _diagonal_blocks(matrix: FloatArray, replicas: int, n: int) -> FloatArray:
+    return np.stack([matrix[r * n : (r + 1) * n, r * n : (r + 1) * n] for r in range(replicas)])
+
+
+def _kernel_seed(seeds: list[int], segment: int) -> int:
+    state = np.random.SeedSequence([*seeds, 7919, segment]).generate_state(1)[0]
+    return int(state % (2**31 - 2)) + 1
+
+
+@dataclass
+class _BatchState:
+    """A batch's progress: the checkpoint content."""
+
+    seeds: list[int]
+    iteration: int
+    w: FloatArray  # (replicas, n, n)
+    b: FloatArray  # (replicas, n)
+    asymmetry: FloatArray  # (replicas, iterations + 1), NaN where not reached
+    dkl_sleep: FloatArray  # (replicas, iterations), D_KL of each training sleep phase
+    validation_iterations: list[int]
+    dkl_validation: list[FloatArray]  # per validation, (replicas,)
+    train_seconds: float = 0.0
+    validation_seconds: float = 0.0
+
+    def save(self, path: Path, key: str) -> None:
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                np.savez(
+                    handle,
+                    key=key,
+                    seeds=np.array(self.seeds),
+                    iteration=self.iteration,
+                    w=self.w,
+                    b=self.b,
+                    asymmetry=self.asymmetry,
+                    dkl_sleep=self.dkl_sleep,
+                    validation_iterations=np.array(self.validation_iterations, dtype=np.int64),
+                    dkl_validation=np.array(self.dkl_validation).reshape(
+                        len(self.validation_iterations), len(self.seeds)
+                    ),
+                    seconds=np.array([self.train_seconds, self.validation_seconds]),
+                )
+
+        atomic_write(path, write)
+
+    @classmethod
+    def load(cls, path: Path, key: str) -> _BatchState | None:
+        if not path.exists():
+            return None
+        with np.load(path) as data:
+            if str(data["key"]) != key:
+                return None
+            return cls(
+                seeds=data["seeds"].tolist(),
+                iteration=int(data["iteration"]),
+                w=data["w"],
+                b=data["b"],
+                asymmetry=data["asymmetry"],
+                dkl_sleep=data["dkl_sleep"],
+                validation_iterations=data["validation_iterations"].tolist(),
+                dkl_validation=list(data["dkl_validation"]),
+                train_seconds=float(data["seconds"][0]),
+                validation_seconds=float(data["seconds"][1]),
+            )
+
+
+def _validate(batch: _Batch, config: SamplingConfig, p_target: FloatArray) -> FloatArray:
+    """Frozen plasticity, ``validation_factor`` sleep phases; ``D_KL`` per replica."""
+    batch.set_plastic(False)
+    counts = np.zeros((batch.replicas, 2**config.n), dtype=np.int64)
+    remaining = round(config.validation_factor * config.sleep / config.resolution)
+    chunk = round(config.sleep / config.resolution)
+    while remaining > 0:
+        steps = min(chunk, remaining)
+        times, senders, t0, t1 = batch.run(steps * config.resolution)
+        if t1 - t0 > config.tau_ref:
+            counts += state_counts(times, senders, config.n, batch.replicas, config.tau_ref, t0, t1)
+        remaining -= steps
+    batch.set_plastic(True)
+    return kl_rows(p_target, counts)
+
+
+def _train_batch(
+    config: SamplingConfig, seeds: list[int], path: Path, key: str, bar: Any
+) -> _BatchState:
+    setups = [seed_setup(config, s) for s in seeds]
+    stats = [target_statistics(s) for s in setups]
+    p_target = np.stack([s[0] for s in stats])
+    co_target = np.stack([s[1] for s in stats])
+    rate_target = np.stack([s[2] for s in stats])
+    gain = np.stack([s.gain for s in setups])
+    n, reps = config.n, len(seeds)
+    state = _BatchState.load(path, key)
+    if state is None:
+        w0 = np.stack([s.w_initial for s in setups])
+        asym = np.full((reps, config.iterations + 1), np.nan)
+        asym[:, 0] = asymmetries(w0)
+        state = _BatchState(
+            seeds=seeds,
+            iteration=0,
+            w=w0,
+            b=np.stack([s.b_initial for s in setups]),
+            asymmetry=asym,
+            dkl_sleep=np.full((reps, config.iterations), np.nan),
+            validation_iterations=[],
+            dkl_validation=[],
+        )
+    bar.update(state.iteration)
+    off = ~np.eye(n, dtype=bool)
+    for index, (first, stop) in enumerate(config.segments()):
+        if stop <= state.iteration:
+            continue
+        batch = _Batch(config, setups, state.w, state.b, _kernel_seed(seeds, index))
+        if first == 0:
+            start = time.perf_counter()
+            state.validation_iterations.append(0)
+            state.dkl_validation.append(_validate(batch, config, p_target))
+            state.validation_seconds += time.perf_counter() - start
+        start = time.perf_counter()
+        w, b = state.w, state.b
+        for it in range(first, stop):
+            times, senders, t0, t1 = batch.run(config.sleep)
+            duration = t1 - t0
+            overlap, counts = coactivation_from_spikes(times, senders, n, reps, config.tau_ref)
+            w = batch.weights() if config.sal else w
+            dw = config.lr * gain * (co_target - overlap / duration)
+            if config.kolen_pollack:
+                dw -= config.kp_decay * w
+            w = np.clip(w + dw, -config.clip, config.clip) * off
+            b = np.clip(
+                b + config.lr * (rate_target - counts * config.tau_ref / duration),
+                -config.clip,
+                config.clip,
+            )
+            batch.set_state(w, b)
+            sampled = state_counts(times, senders, n, reps, config.tau_ref, t0, t1)
+            state.dkl_sleep[:, it] = kl_rows(p_target, sampled)
+            state.asymmetry[:, it + 1] = asymmetries(w)
+            bar.update()
+        state.train_seconds += time.perf_counter() - start
+        state.w, state.b, state.iteration = w, b, stop
+        start = time.perf_counter()
+        state.validation_iterations.append(stop)
+        state.dkl_validation.append(_validate(batch, config, p_target))
+        state.validation_seconds += time.perf_counter() - start
+        batch.end()
+        state.save(path, key)
+        bar.set_postfix(
+            dkl=f"{np.median(state.dkl_validation[-1]):.4f}",
+            asym=f"{np.median(state.asymmetry[:, stop]):.2e}",
+        )
+    return state
+
+
+def _launcher() -> tuple[int, int]:
+    """``(rank, size)`` from the MPI launcher's environment (``(0, 1)`` without mpirun)."""
+    for rank_name, size_name in (
+        ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+        ("PMIX_RANK", "PMIX_SIZE"),
+        ("PMI_RANK", "PMI_SIZE"),
+    ):
+        if rank_name in os.environ and size_name in os.environ:
+            return int(os.environ[rank_name]), int(os.environ[size_name])
+    return 0, 1
+
+
+def run_sampling(
+    config: SamplingConfig, out: Path, progress: bool = True, echo: bool = True
+) -> dict[str, Any] | None:
+    """Train every seed's network (batches spread over MPI ranks); rank 0 writes
+    ``summary.json``, ``metrics.csv``, ``metrics.npz``, ``weights.npz`` and ``learning.png``
+    into ``out`` and returns the summary (other ranks return ``None``).
+
+    Checkpoints (``out/checkpoints/batch-*.npz``) are written after every validation; running
+    the same configuration into the same ``out`` again resumes from them.
+    """
+    config.validate()
+    from tqdm import tqdm
+
+    rank, size = _launcher()
+    comm = None
+    if size > 1:
+        from salpynn.sweep import allow_independent_nest_per_rank, refuse_distributed_nest
+
+        allow_independent_nest_per_rank()
+        refuse_distributed_nest()
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+    key = config_hash(dataclasses.asdict(config))
+    folder = Path(out) / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    batches = config.batches()
+    mine = list(range(rank, len(batches), size))
+    start = time.perf_counter()
+    with tqdm(
+        total=config.iterations * len(mine),
+        desc=f"sampling ({config.noise}, sal={config.sal})",
+        unit="it",
+        disable=not progress or rank != 0,
+        dynamic_ncols=True,
+        mininterval=1.0,
+    ) as bar:
+        for index in mine:
+            _train_batch(config, batches[index], folder / f"batch-{index:04d}.npz", key, bar)
+    if comm is not None:
+        comm.Barrier()
+    wall = time.perf_counter() - start
+    if rank != 0:
+        return None
+    states = [_BatchState.load(folder / f"batch-{i:04d}.npz", key) for i in range(len(batches))]
+    summary = _write_outputs(config, Path(out), [s for s in states if s is not None], wall, size)
+    if echo:
+        print(
+            f"sampling: {config.seeds} seeds, {config.iterations} iterations: "
+            f"D_KL {summary['dkl_initial']:.4f} -> {summary['dkl_final']:.4f}, "
+            f"Var(W_ij - W_ji) {summary['asymmetry_initial']:.3g} -> "
+            f"{summary['asymmetry_final']:.3g} (medians over seeds); "
+            f"{summary['seconds_per_iteration_per_run']:.4f} s per iteration per run"
+        )
+    return summary
+
+
+def _write_outputs(
+    config: SamplingConfig, out: Path, states: list[_BatchState], wall: float, ranks: int
+) -> dict[str, Any]:
+    seeds = [s for st in states for s in st.seeds]
+    asym = np.concatenate([st.asymmetry for st in states])
+    dkl_sleep = np.concatenate([st.dkl_sleep for st in states])
+    val_iters = np.asarray(states[0].validation_iterations)
+    dkl_val = np.concatenate([np.array(st.dkl_validation).T for st in states])
+    setups = [seed_setup(config, s) for s in seeds]
+    w_final = np.concatenate([st.w for st in states])
+    b_final = np.concatenate([st.b for st in states])
+
+    def save_npz(path: Path, **arrays: Any) -> None:
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+
+        atomic_write(path, write)
+
+    save_npz(
+        out / "metrics.npz",
+        seeds=np.array(seeds),
+        asymmetry=asym,
+        dkl_sleep=dkl_sleep,
+        validation_iterations=val_iters,
+        dkl_validation=dkl_val,
+    )
+    save_npz(
+        out / "weights.npz",
+        seeds=np.array(seeds),
+        W_target=np.stack([s.w_target for s in setups]),
+        b_target=np.stack([s.b_target for s in setups]),
+        W_initial=np.stack([s.w_initial for s in setups]),
+        gain=np.stack([s.gain for s in setups]),
+        W_final=w_final,
+        b_final=b_final,
+    )
+    _write_metrics_csv(out / "metrics.csv", seeds, asym, dkl_sleep, val_iters, dkl_val)
+    train = sum(st.train_seconds for st in states)
+    validation = sum(st.validation_seconds for st in states)
+    per_seed = {
+        "seed": seeds,
+        "dkl_initial": dkl_val[:, 0].tolist(),
+        "dkl_final": dkl_val[:, -1].tolist(),
+        "asymmetry_initial": asym[:, 0].tolist(),
+        "asymmetry_final": asym[:, -1].tolist(),
+    }
+    summary: dict[str, Any] = {
+        "experiment": "sampling",
+        "condition": condition_label(config),
+        "noise": config.noise,
+        "sigma": config.sigma,
+        "sal": config.sal,
+        "kolen_pollack": config.kolen_pollack,
+        "dkl_initial": float(np.median(dkl_val[:, 0])),
+        "dkl_final": float(np.median(dkl_val[:, -1])),
+        "asymmetry_initial": float(np.median(asym[:, 0])),
+        "asymmetry_final": float(np.median(asym[:, -1])),
+        "dkl_final_iqr": np.percentile(dkl_val[:, -1], [25, 75]).tolist(),
+        "asymmetry_final_iqr": np.percentile(asym[:, -1], [25, 75]).tolist(),
+        "per_seed": per_seed,
+        "iterations": config.iterations,
+        "seeds": seeds,
+        "ranks": ranks,
+        "wall_time_s": round(wall, 3),
+        "seconds_per_iteration_per_run": wall / (config.iterations * len(seeds)),
+        "train_seconds_per_iteration_per_run": train / (config.iterations * len(seeds)),
+        "validation_seconds": round(validation, 3),
+        "config": dataclasses.asdict(config),
+        "config_hash": config_hash(dataclasses.asdict(config)),
+        "provenance": provenance(),
+    }
+    from salpynn.experiments.sampling_plots import plot_run
+
+    plot_run(out / "learning.png", summary, asym, val_iters, dkl_val)
+    atomic_write_json(out / "summary.json", summary)
+    return summary
+
+
+def condition_label(config: SamplingConfig) -> str:
+    """Short name of the scenario, e.g. ``synaptic noise 0.8, SAL``."""
+    if config.noise == "none":
+        noise = "no noise"
+    else:
+        noise = f"{config.noise} noise {config.sigma:g}"
+    rules = [name for name, on in (("SAL", config.sal), ("KP", config.kolen_pollack)) if on]
+    return f"{noise}, {' + '.join(rules) if rules else 'Hebbian only'}"
+
+
+def _write_metrics_csv(
+    path: Path,
+    seeds: list[int],
+    asym: FloatArray,
+    dkl_sleep: FloatArray,
+    val_iters: NDArray[np.int64],
+    dkl_val: FloatArray,
+) -> None:
+    """One row per seed and iteration (0 = before learning)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["seed", "iteration", "asymmetry", "dkl_sleep", "dkl_validation"])
+    val_column = {int(it): k for k, it in enumerate(val_iters)}
+    for row, seed in enumerate(seeds):
+        for it in range(asym.shape[1]):
+            sleep = "" if it == 0 else f"{dkl_sleep[row, it - 1]:.6g}"
+            val = f"{dkl_val[row, val_column[it]]:.6g}" if it in val_column else ""
+            writer.writerow([seed, it, f"{asym[row, it]:.6g}", sleep, val])
+    atomic_write(path, lambda tmp: tmp.write_text(buffer.getvalue()))

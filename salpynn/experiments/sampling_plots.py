@@ -1,0 +1,168 @@
+"""Figures of the sampling experiment: learning curves of one run, and the paper's Figs. 4-5
+(median and interquartile range over seeds, per condition, and against the noise level)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from salpynn.results import atomic_write, read_json
+
+__all__ = ["SamplingRun", "load_runs", "plot_conditions", "plot_noise_levels", "plot_run"]
+
+#: Colours per condition kind, fixed so that every figure uses the same ones.
+KIND_COLOURS = {
+    "no noise": "0.2",
+    "Hebbian only": "tab:red",
+    "SAL": "tab:blue",
+    "KP": "tab:green",
+    "SAL + KP": "tab:purple",
+}
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _band(ax: Any, x: NDArray[np.float64], rows: NDArray[np.float64], **style: Any) -> None:
+    """Median line and interquartile band over the rows (seeds)."""
+    q25, q50, q75 = np.nanpercentile(rows, [25, 50, 75], axis=0)
+    (line,) = ax.plot(x, q50, **style)
+    ax.fill_between(x, q25, q75, color=line.get_color(), alpha=0.2, lw=0)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or "png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt))
+    _pyplot().close(fig)
+    return path
+
+
+def plot_run(
+    path: Path,
+    summary: dict[str, Any],
+    asymmetry: NDArray[np.float64],
+    validation_iterations: NDArray[np.int64],
+    dkl_validation: NDArray[np.float64],
+) -> Path:
+    """D_KL and Var(W_ij - W_ji) against iterations for one run (median and IQR over seeds)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), constrained_layout=True)
+    _band(axes[0], np.asarray(validation_iterations), dkl_validation, marker="o", ms=3)
+    axes[0].set_ylabel("$D_{KL}$(target || sampled)")
+    iterations = np.arange(asymmetry.shape[1])
+    _band(axes[1], iterations, np.maximum(asymmetry, 1e-12))
+    axes[1].set_ylabel("Var($W_{ij} - W_{ji}$)")
+    for ax in axes:
+        ax.set_xlabel("iteration")
+        ax.set_yscale("log")
+    fig.suptitle(f"{summary['condition']} ({len(summary['seeds'])} seeds)", fontsize=10)
+    return _save(fig, path)
+
+
+class SamplingRun:
+    """A finished sampling run folder: its summary and metrics."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.summary = read_json(self.folder / "summary.json")
+        with np.load(self.folder / "metrics.npz") as data:
+            self.asymmetry = data["asymmetry"]
+            self.validation_iterations = data["validation_iterations"]
+            self.dkl_validation = data["dkl_validation"]
+
+    @property
+    def noise(self) -> str:
+        return str(self.summary["noise"])
+
+    @property
+    def sigma(self) -> float:
+        return float(self.summary["sigma"]) if self.noise != "none" else 0.0
+
+    @property
+    def kind(self) -> str:
+        """``no noise``, ``Hebbian only``, ``SAL``, ``KP`` or ``SAL + KP``."""
+        if self.noise == "none" and not self.summary["sal"] and not self.summary["kolen_pollack"]:
+            return "no noise"
+        rules = [n for n, on in (("SAL", self.summary["sal"]), ("KP", self.summary["kolen_pollack"])) if on]
+        return " + ".join(rules) if rules else "Hebbian only"
+
+
+def load_runs(folders: Sequence[Path]) -> list[SamplingRun]:
+    """Sampling runs under the given folders (a run folder, or a sweep's ``runs/*``)."""
+    runs = []
+    for folder in folders:
+        folder = Path(folder)
+        candidates = [folder] if (folder / "summary.json").exists() else []
+        candidates += sorted(p.parent for p in folder.glob("runs/*/summary.json"))
+        for candidate in candidates:
+            if read_json(candidate / "summary.json").get("experiment") == "sampling":
+                runs.append(SamplingRun(candidate))
+    return runs
+
+
+def plot_conditions(path: Path, runs: Sequence[SamplingRun], noise: str, sigma: float) -> Path:
+    """Fig. 4/5 (left): D_KL and Var(W_ij - W_ji) against iterations, per condition, at one
+    noise level, with the no-noise baseline."""
+    plt = _pyplot()
+    chosen = [r for r in runs if r.kind == "no noise"]
+    chosen += [r for r in runs if r.noise == noise and np.isclose(r.sigma, sigma)]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+    for run in chosen:
+        colour = KIND_COLOURS.get(run.kind)
+        _band(axes[0], run.validation_iterations, run.dkl_validation, color=colour, label=run.kind)
+        x = np.arange(run.asymmetry.shape[1])
+        _band(axes[1], x, np.maximum(run.asymmetry, 1e-12), color=colour, label=run.kind)
+    axes[0].set_ylabel("$D_{KL}$(target || sampled)")
+    axes[1].set_ylabel("Var($W_{ij} - W_{ji}$)")
+    for ax in axes:
+        ax.set_xlabel("iteration")
+        ax.set_yscale("log")
+    axes[0].legend(fontsize=8)
+    seeds = min((len(r.summary["seeds"]) for r in chosen), default=0)
+    fig.suptitle(f"{noise} noise, sigma = {sigma:g} (median and IQR over {seeds} seeds)", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_noise_levels(path: Path, runs: Sequence[SamplingRun], noise: str) -> Path:
+    """Fig. 4/5 (right): final D_KL and Var(W_ij - W_ji) against the noise level."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+    baseline = [r for r in runs if r.kind == "no noise"]
+    noisy = [r for r in runs if r.noise == noise]
+    for kind in dict.fromkeys(r.kind for r in noisy):
+        group = sorted((r for r in noisy if r.kind == kind), key=lambda r: r.sigma)
+        sigmas = np.array([r.sigma for r in group])
+        for ax, values in (
+            (axes[0], [r.dkl_validation[:, -1] for r in group]),
+            (axes[1], [r.asymmetry[:, -1] for r in group]),
+        ):
+            q = np.array([np.percentile(v, [25, 50, 75]) for v in values])
+            ax.errorbar(
+                sigmas,
+                q[:, 1],
+                yerr=[q[:, 1] - q[:, 0], q[:, 2] - q[:, 1]],
+                marker="o",
+                capsize=3,
+                color=KIND_COLOURS.get(kind),
+                label=kind,
+            )
+    for run in baseline:
+        axes[0].axhline(np.median(run.dkl_validation[:, -1]), color="0.4", ls="--", label="no noise")
+    axes[0].set_ylabel("final $D_{KL}$")
+    axes[1].set_ylabel("final Var($W_{ij} - W_{ji}$)")
+    for ax in axes:
+        ax.set_xlabel(f"{noise} noise sigma")
+        ax.set_yscale("log")
+    axes[0].legend(fontsize=8)
+    return _save(fig, path)
