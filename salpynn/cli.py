@@ -1,6 +1,8 @@
 """The ``salpynn`` command line.
 
-``salpynn run two-neuron [--set key=value ...] [--seed N] [--out DIR]``
+``salpynn run two-neuron|recurrent|sampling [--config F] [--set key=value ...] [--seed N]
+[--backend nest|brian2] [--out DIR]``
+``salpynn sweep FILE``, ``salpynn plot FOLDER...``, ``salpynn analyse ...``
 ``salpynn build [--force]``
 """
 
@@ -79,6 +81,23 @@ def _run_recurrent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_sampling(args: argparse.Namespace) -> int:
+    from salpynn.experiments.sampling import SamplingConfig, condition_label, run_sampling
+
+    config = load_config(SamplingConfig, args.config, _overrides(args))
+    config.validate()  # before anything long starts
+    out = args.out or Path("results") / "sampling" / config_hash(dataclasses.asdict(config))
+    if _mpi_rank() == 0:
+        print(
+            f"sampling: {condition_label(config)}; {config.seeds} seeds x {config.iterations} "
+            f"iterations, {config.n} neurons, {config.backend} -> {out}"
+        )
+    summary = run_sampling(config, out, progress=not args.no_progress)
+    if summary is not None:
+        print(f"wrote summary.json, metrics.csv, metrics.npz, weights.npz, learning.png to {out}")
+    return 0
+
+
 def _mpi_rank() -> int:
     """This process's MPI rank, read from the launcher's environment.
 
@@ -98,7 +117,11 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     return overrides
 
 
-EXPERIMENTS = {"two-neuron": _run_two_neuron, "recurrent": _run_recurrent}
+EXPERIMENTS = {
+    "two-neuron": _run_two_neuron,
+    "recurrent": _run_recurrent,
+    "sampling": _run_sampling,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(run)
     sub.add_parser("analyse", help="analyse a recording (salpynn analyse -h for options)")
     sub.add_parser("sweep", help="run a sweep file, over MPI ranks (salpynn sweep -h)")
+    sub.add_parser("plot", help="paper figures from finished runs (salpynn plot -h)")
     build = sub.add_parser("build", help="build the NEST module salpynnmodule")
     build.add_argument("--force", action="store_true")
     return parser
@@ -123,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         from salpynn.analysis.cli import main as analyse_main
 
         return analyse_main(argv[1:])
+    if argv and argv[0] == "plot":
+        from salpynn.experiments.figures import main as plot_main
+
+        return plot_main(argv[1:])
     if argv and argv[0] == "sweep":
         from salpynn.sweep import main as sweep_main
 

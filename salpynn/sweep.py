@@ -64,10 +64,22 @@ def _recurrent() -> tuple[type, Callable[[Any, Path], dict[str, Any]]]:
     return RecurrentConfig, execute
 
 
+def _sampling() -> tuple[type, Callable[[Any, Path], dict[str, Any]]]:
+    from salpynn.experiments.sampling import SamplingConfig, run_sampling
+
+    def execute(config: Any, out: Path) -> dict[str, Any]:
+        summary = run_sampling(config, out, progress=False, echo=False, distribute=False)
+        assert summary is not None  # a run that is not distributed always reports
+        return summary
+
+    return SamplingConfig, execute
+
+
 #: experiment name -> loader returning (config class, execute(config, out) -> summary)
 EXPERIMENTS: dict[str, Callable[[], tuple[type, Callable[[Any, Path], dict[str, Any]]]]] = {
     "two-neuron": _two_neuron,
     "recurrent": _recurrent,
+    "sampling": _sampling,
 }
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import os
 import time
 from dataclasses import dataclass
@@ -144,8 +145,8 @@ class SamplingConfig:
 
     def segments(self) -> list[tuple[int, int]]:
         """``(first, stop)`` iterations between validations."""
-        edges = list(range(0, self.iterations, self.validate_every)) + [self.iterations]
-        return list(zip(edges[:-1], edges[1:], strict=True))
+        edges = [*range(0, self.iterations, self.validate_every), self.iterations]
+        return list(itertools.pairwise(edges))
 
 
 @dataclass(frozen=True)
@@ -246,9 +247,7 @@ def state_counts(
     sorted_times = times[order]
     counts = np.zeros((replicas, 2**n), dtype=np.int64)
     for rep in range(replicas):
-        trains = [
-            sorted_times[bounds[rep * n + k] : bounds[rep * n + k + 1]] for k in range(n)
-        ]
+        trains = [sorted_times[bounds[rep * n + k] : bounds[rep * n + k + 1]] for k in range(n)]
         z = binary_states(trains, tau, t_start=t_start + tau, t_stop=t_stop)
         counts[rep] = np.bincount(state_indices(z), minlength=2**n)
     return counts
@@ -559,19 +558,24 @@ def _launcher() -> tuple[int, int]:
 
 
 def run_sampling(
-    config: SamplingConfig, out: Path, progress: bool = True, echo: bool = True
+    config: SamplingConfig,
+    out: Path,
+    progress: bool = True,
+    echo: bool = True,
+    distribute: bool = True,
 ) -> dict[str, Any] | None:
     """Train every seed's network (batches spread over MPI ranks); rank 0 writes
     ``summary.json``, ``metrics.csv``, ``metrics.npz``, ``weights.npz`` and ``learning.png``
     into ``out`` and returns the summary (other ranks return ``None``).
 
     Checkpoints (``out/checkpoints/batch-*.npz``) are written after every validation; running
-    the same configuration into the same ``out`` again resumes from them.
+    the same configuration into the same ``out`` again resumes from them.  ``distribute=False``
+    runs every batch in this process even under ``mpirun`` (sweeps hand whole runs to ranks).
     """
     config.validate()
     from tqdm import tqdm
 
-    rank, size = _launcher()
+    rank, size = _launcher() if distribute else (0, 1)
     comm = None
     if size > 1:
         from salpynn.sweep import allow_independent_nest_per_rank, refuse_distributed_nest

@@ -92,9 +92,10 @@ class SamplingRun:
     @property
     def kind(self) -> str:
         """``no noise``, ``Hebbian only``, ``SAL``, ``KP`` or ``SAL + KP``."""
-        if self.noise == "none" and not self.summary["sal"] and not self.summary["kolen_pollack"]:
+        sal, kp = self.summary["sal"], self.summary["kolen_pollack"]
+        if self.noise == "none" and not sal and not kp:
             return "no noise"
-        rules = [n for n, on in (("SAL", self.summary["sal"]), ("KP", self.summary["kolen_pollack"])) if on]
+        rules = [name for name, on in (("SAL", sal), ("KP", kp)) if on]
         return " + ".join(rules) if rules else "Hebbian only"
 
 
@@ -130,7 +131,8 @@ def plot_conditions(path: Path, runs: Sequence[SamplingRun], noise: str, sigma: 
         ax.set_yscale("log")
     axes[0].legend(fontsize=8)
     seeds = min((len(r.summary["seeds"]) for r in chosen), default=0)
-    fig.suptitle(f"{noise} noise, sigma = {sigma:g} (median and IQR over {seeds} seeds)", fontsize=10)
+    title = f"{noise} noise, sigma = {sigma:g} (median and IQR over {seeds} seeds)"
+    fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 
@@ -158,7 +160,8 @@ def plot_noise_levels(path: Path, runs: Sequence[SamplingRun], noise: str) -> Pa
                 label=kind,
             )
     for run in baseline:
-        axes[0].axhline(np.median(run.dkl_validation[:, -1]), color="0.4", ls="--", label="no noise")
+        level = np.median(run.dkl_validation[:, -1])
+        axes[0].axhline(level, color="0.4", ls="--", label="no noise")
     axes[0].set_ylabel("final $D_{KL}$")
     axes[1].set_ylabel("final Var($W_{ij} - W_{ji}$)")
     for ax in axes:
