@@ -137,14 +137,8 @@ def plot_two_neuron_figures(
     field = drift_field(config, axis, axis, duration=duration, seed=config.seed)
     fig, ax = plt.subplots(figsize=(4.8, 4.4), constrained_layout=True)
     speed = np.hypot(field.drift_12, field.drift_21)
-    ax.quiver(
-        axis,
-        axis,
-        field.drift_12 / (speed + 1e-30),
-        field.drift_21 / (speed + 1e-30),
-        speed,
-        cmap="viridis",
-        pivot="mid",
+    ax.streamplot(
+        axis, axis, field.drift_12, field.drift_21, color=speed, cmap="viridis", density=0.8
     )
     for summary, table in runs:
         ax.plot(table[:, 1], table[:, 2], lw=1.5, label=summary["config"]["plastic"] + " plastic")
