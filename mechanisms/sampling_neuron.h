@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <deque>
 #include <iomanip>
@@ -72,6 +73,13 @@ before ``t_s + tau_ref``, and the binary state ``z`` is 1 on
 ``[t_s, t_s + tau_ref)`` (``tau_ref / h`` steps) and 0 otherwise.  The
 inter-spike interval of an isolated neuron is therefore ``tau_ref - h + h G``
 with ``G`` geometric of parameter ``p(b)``.
+
+Implementation: while ``u`` stays constant the steps are independent Bernoulli
+trials, so instead of one random number per step the neuron draws the number
+of steps to its next spike from the geometric distribution of ``p(u)`` and
+counts it down; when ``u`` changes it draws again (the geometric distribution
+is memoryless, so the spike statistics are exactly those of per-step trials).
+This saves the random number and the exponential of most steps.
 
 Every spike is archived (``ArchivingNode``), so spike-timing-dependent
 synapses such as ``sal_synapse`` work on this neuron.  Random numbers come
@@ -273,11 +281,40 @@ private:
   struct Variables_
   {
     nest::RngPtr rng_;
+    double u_drawn_;     //!< u for which steps_to_spike_ was drawn
+    double steps_to_spike_; //!< steps until the next spike at u_drawn_ (1: this step)
+    bool wait_valid_;    //!< steps_to_spike_ holds a draw for u_drawn_
     long n_ref_;         //!< tau_ref in steps
     long n_syn_;         //!< tau_syn in steps
     double h_over_tau_;  //!< h / tau_ref: hazard exp(u) / tau_ref times h
     double log_tau_ref_; //!< ln(tau_ref / h), the logistic threshold
   };
+
+  //! ln(1 - p(u)), exactly and without cancellation (<= 0).
+  double
+  log_no_spike_probability_( double u ) const
+  {
+    if ( P_.escape_ == SamplingEscape::EXPONENTIAL )
+    {
+      return -std::exp( u ) * V_.h_over_tau_;
+    }
+    // 1 - sigma(x) = sigma(-x), and ln sigma(-x) = -softplus(x).
+    const double x = u - V_.log_tau_ref_;
+    return -( std::max( x, 0.0 ) + std::log1p( std::exp( -std::abs( x ) ) ) );
+  }
+
+  //! Number of steps, counting the current one, until the next spike at potential u.
+  double
+  draw_steps_to_spike_( double u ) const
+  {
+    const double log_q = log_no_spike_probability_( u );
+    if ( log_q == 0.0 )
+    {
+      return std::numeric_limits< double >::infinity(); // p underflows: never fires
+    }
+    const double uniform = 1.0 - V_.rng_->drand(); // in (0, 1]
+    return 1.0 + std::floor( std::log( uniform ) / log_q );
+  }
 
   double
   spike_probability_( double u ) const
@@ -680,6 +717,7 @@ sampling_neuron::pre_run_hook()
   V_.h_over_tau_ = 1.0 / static_cast< double >( V_.n_ref_ );
   V_.log_tau_ref_ = std::log( static_cast< double >( V_.n_ref_ ) );
   V_.rng_ = nest::get_vp_specific_rng( get_thread() );
+  V_.wait_valid_ = false; // parameters (tau_ref, escape) may have changed
 }
 
 inline void
@@ -700,11 +738,20 @@ sampling_neuron::update( nest::Time const& origin, const long from, const long t
     else
     {
       S_.r_ = 0;
-      fires = V_.rng_->drand() < spike_probability_( get_u_() );
+      const double u = get_u_();
+      if ( not V_.wait_valid_ or u != V_.u_drawn_ )
+      {
+        V_.steps_to_spike_ = draw_steps_to_spike_( u );
+        V_.u_drawn_ = u;
+        V_.wait_valid_ = true;
+      }
+      V_.steps_to_spike_ -= 1.0;
+      fires = V_.steps_to_spike_ < 0.5;
     }
 
     if ( spike_event_is_due( fires ) )
     {
+      V_.wait_valid_ = false;
       S_.r_ = V_.n_ref_;
       set_spiketime( nest::Time::step( t_step ) );
       nest::SpikeEvent se;
