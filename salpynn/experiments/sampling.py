@@ -578,12 +578,12 @@ def run_sampling(
     rank, size = _launcher() if distribute else (0, 1)
     comm = None
     if size > 1:
+        from mpi4py import MPI  # initialises MPI, which reads the launcher's variables
+
         from salpynn.sweep import allow_independent_nest_per_rank, refuse_distributed_nest
 
-        allow_independent_nest_per_rank()
         refuse_distributed_nest()
-        from mpi4py import MPI
-
+        allow_independent_nest_per_rank()
         comm = MPI.COMM_WORLD
     key = config_hash(dataclasses.asdict(config))
     folder = Path(out) / "checkpoints"
