@@ -265,6 +265,13 @@ private:
 
     //! Advance the sum to the state at step t_step, given what arrives at that step.
     void advance( long t_step, double arrived, long n_syn );
+
+    //! Whether advance() has anything to do at t_step (checked inline every step).
+    bool
+    changes_at( long t_step, double arrived ) const
+    {
+      return arrived != 0.0 or ( not ends_.empty() and ends_.front().first <= t_step );
+    }
   };
 
   struct Buffers_
@@ -281,13 +288,13 @@ private:
   struct Variables_
   {
     nest::RngPtr rng_;
-    double u_drawn_;     //!< u for which steps_to_spike_ was drawn
+    double u_drawn_;        //!< u for which steps_to_spike_ was drawn
     double steps_to_spike_; //!< steps until the next spike at u_drawn_ (1: this step)
-    bool wait_valid_;    //!< steps_to_spike_ holds a draw for u_drawn_
-    long n_ref_;         //!< tau_ref in steps
-    long n_syn_;         //!< tau_syn in steps
-    double h_over_tau_;  //!< h / tau_ref: hazard exp(u) / tau_ref times h
-    double log_tau_ref_; //!< ln(tau_ref / h), the logistic threshold
+    bool wait_valid_;       //!< steps_to_spike_ holds a draw for u_drawn_
+    long n_ref_;            //!< tau_ref in steps
+    long n_syn_;            //!< tau_syn in steps
+    double h_over_tau_;     //!< h / tau_ref: hazard exp(u) / tau_ref times h
+    double log_tau_ref_;    //!< ln(tau_ref / h), the logistic threshold
   };
 
   //! ln(1 - p(u)), exactly and without cancellation (<= 0).
@@ -727,8 +734,16 @@ sampling_neuron::update( nest::Time const& origin, const long from, const long t
   {
     // The state is advanced to the right end of the step.
     const long t_step = origin.get_steps() + lag + 1;
-    B_.basal_.advance( t_step, B_.basal_.arrivals_.get_value( lag ), V_.n_syn_ );
-    B_.apical_.advance( t_step, B_.apical_.arrivals_.get_value( lag ), V_.n_syn_ );
+    const double basal = B_.basal_.arrivals_.get_value( lag );
+    if ( B_.basal_.changes_at( t_step, basal ) )
+    {
+      B_.basal_.advance( t_step, basal, V_.n_syn_ );
+    }
+    const double apical = B_.apical_.arrivals_.get_value( lag );
+    if ( B_.apical_.changes_at( t_step, apical ) )
+    {
+      B_.apical_.advance( t_step, apical, V_.n_syn_ );
+    }
 
     bool fires = false;
     if ( S_.r_ > 1 )
