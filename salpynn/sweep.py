@@ -19,7 +19,9 @@ Sweep file (JSON)::
     }
 
 Runs are the product of ``conditions`` (default: one unnamed condition) and ``grid``; every
-value is a parameter of the experiment's configuration (``salpynn run <experiment>``).
+value is a parameter of the experiment's configuration (``salpynn run <experiment>``).  A list
+inside a condition is a grid axis of that condition only (e.g. noise levels for the noisy
+conditions but not for the noise-free baseline).
 
 Sweeps use the NEST without MPI (``.venv``): every rank simulates its own runs.  One network
 distributed over ranks is ``mpirun -n K python -m salpynn run ...`` with ``.venv-mpi``.
@@ -106,11 +108,14 @@ class SweepSpec:
     def runs(self) -> list[RunSpec]:
         """All runs, validated (bad parameters raise before anything runs)."""
         config_cls, _ = EXPERIMENTS[self.experiment]()
-        names = list(self.grid)
         runs = []
         for condition, changes in self.conditions.items():
-            for values in itertools.product(*(self.grid[n] for n in names)):
-                overrides = {**self.base, **changes, **dict(zip(names, values, strict=True))}
+            # A list in a condition is a grid axis of that condition only.
+            grid = {**self.grid, **{k: v for k, v in changes.items() if isinstance(v, list)}}
+            fixed = {k: v for k, v in changes.items() if not isinstance(v, list)}
+            names = list(grid)
+            for values in itertools.product(*(grid[n] for n in names)):
+                overrides = {**self.base, **fixed, **dict(zip(names, values, strict=True))}
                 config = apply_overrides(config_cls(), overrides)
                 config.validate()
                 run_id = f"{condition}-{config_hash(dataclasses.asdict(config))}"

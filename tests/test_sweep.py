@@ -139,3 +139,27 @@ class TestNoiseSweep:
         # Same seed: W - W^T = sigma (A - A^T) exactly, so the variance scales with sigma^2.
         low, high = (float(r["asymmetry_initial"]) for r in rows)
         assert high / low == pytest.approx(64.0, rel=1e-9)
+
+
+def test_lists_in_a_condition_are_its_own_grid(tmp_path):
+    spec = sweep.SweepSpec(
+        "sampling",
+        tmp_path,
+        base={"iterations": 10, "validate_every": 5},
+        grid={"seed": [1, 2]},
+        conditions={
+            "clean": {"noise": "none"},
+            "noisy": {"noise": "synaptic", "sigma": [0.4, 0.8], "sal": True},
+        },
+    )
+    runs = spec.runs()
+    clean = [r for r in runs if r.condition == "clean"]
+    noisy = [r for r in runs if r.condition == "noisy"]
+    assert len(clean) == 2 and all("sigma" not in r.overrides for r in clean)
+    assert sorted((r.overrides["seed"], r.overrides["sigma"]) for r in noisy) == [
+        (1, 0.4),
+        (1, 0.8),
+        (2, 0.4),
+        (2, 0.8),
+    ]
+    assert all(r.overrides["sal"] is True for r in noisy)

@@ -86,7 +86,9 @@ class SamplingConfig:
     resolution: float = 0.1  # ms
     delay: float = 0.1  # ms
     escape: Literal["exp", "logistic"] = "logistic"
-    window: Literal["exp", "triangular"] = "exp"  # SAL window
+    # SAL window: triangular of width tau_ref, where nearest and all-to-all pairing coincide
+    # (refractoriness allows one spike per neuron per tau_ref); see the module docstring.
+    window: Literal["exp", "triangular"] = "triangular"
     pairing: Literal["nearest", "all"] = "nearest"
     clip: float = 2.0  # |W|, |b| <= clip
     target_range: float = 1.0  # W*, b* ~ U(-target_range, target_range)
