@@ -13,6 +13,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from salpynn.build import ModuleNotBuiltError
 from salpynn.config import ConfigError, load_config
@@ -39,12 +40,19 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _configure(args: argparse.Namespace, config_cls: type, name: str) -> tuple[Any, Path]:
+    """The validated configuration (file, then ``--set``, ``--seed``, ``--backend``) and the
+    output folder; validation happens before anything long starts."""
+    config = load_config(config_cls, args.config, _overrides(args))
+    config.validate()
+    out = args.out or Path("results") / name / config_hash(dataclasses.asdict(config))
+    return config, out
+
+
 def _run_two_neuron(args: argparse.Namespace) -> int:
     from salpynn.experiments.two_neuron import TwoNeuronConfig, run_two_neuron, write_outputs
 
-    config = load_config(TwoNeuronConfig, args.config, _overrides(args))
-    config.validate()  # before anything long starts
-    out = args.out or Path("results") / "two-neuron" / config_hash(dataclasses.asdict(config))
+    config, out = _configure(args, TwoNeuronConfig, "two-neuron")
     if _mpi_rank() == 0:
         print(
             f"two-neuron: w_12 = {config.w_12}, w_21 = {config.w_21}, eta = {config.eta}, "
@@ -67,9 +75,7 @@ def _run_two_neuron(args: argparse.Namespace) -> int:
 def _run_recurrent(args: argparse.Namespace) -> int:
     from salpynn.experiments.recurrent import RecurrentConfig, run_recurrent
 
-    config = load_config(RecurrentConfig, args.config, _overrides(args))
-    config.validate()  # before anything long starts
-    out = args.out or Path("results") / "recurrent" / config_hash(dataclasses.asdict(config))
+    config, out = _configure(args, RecurrentConfig, "recurrent")
     summary = run_recurrent(config, out, progress=not args.no_progress)
     if summary["ranks"] == 1 or _mpi_rank() == 0:
         print(
@@ -84,9 +90,7 @@ def _run_recurrent(args: argparse.Namespace) -> int:
 def _run_sampling(args: argparse.Namespace) -> int:
     from salpynn.experiments.sampling import SamplingConfig, condition_label, run_sampling
 
-    config = load_config(SamplingConfig, args.config, _overrides(args))
-    config.validate()  # before anything long starts
-    out = args.out or Path("results") / "sampling" / config_hash(dataclasses.asdict(config))
+    config, out = _configure(args, SamplingConfig, "sampling")
     if _mpi_rank() == 0:
         print(
             f"sampling: {condition_label(config)}; {config.seeds} seeds x {config.iterations} "
