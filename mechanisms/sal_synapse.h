@@ -31,8 +31,13 @@ Description
 +++++++++++
 
 ``sal_synapse`` changes a *signed* weight by ``eta * K(dt)`` for every pair of
-a presynaptic and a postsynaptic spike, with ``dt = t_post + delay - t_pre``
-(the whole delay is dendritic, as in ``stdp_synapse``):
+a presynaptic and a postsynaptic spike, with ``dt = t_post + d_dend - t_pre``.
+By default the whole delay is dendritic (``d_dend = delay``, as in
+``stdp_synapse``); ``dendritic_delay = 0`` measures lags between the spike
+times themselves, as discrete-time reference implementations do.  Only then
+are the lags of the two synapses of a reciprocal pair exact opposites, so
+that SAL conserves ``W_ij + W_ji`` exactly; with a dendritic delay ``d`` each
+pair inside the window adds ``O(eta d / tau)`` to the sum.
 
     K(dt) = a_causal     * k(dt / tau_causal)        dt > 0  (pre before post)
     K(dt) = a_anticausal * k(-dt / tau_anticausal)   dt < 0  (post before pre)
@@ -72,6 +77,9 @@ Parameters
  pairing          string  "nearest" (default) or "all"
  w_min            real    Lower weight bound (default -inf)
  w_max            real    Upper weight bound (default +inf)
+ dendritic_delay  ms      Delay added to postsynaptic spike times in the
+                          lags; -1 (default) means the whole delay, else
+                          0 <= dendritic_delay <= delay
 ================  ======  ===================================================
 
 Transmits
@@ -206,7 +214,7 @@ public:
     check_weight_in_bounds_( weight_, w_min_, w_max_ );
     ConnTestDummyNode dummy_target;
     ConnectionBase::check_connection_( dummy_target, s, t, receptor_type );
-    t.register_stdp_connection( t_last_pre_ - get_delay(), get_delay() );
+    t.register_stdp_connection( t_last_pre_ - lag_delay_(), lag_delay_() );
   }
 
   void
@@ -264,6 +272,14 @@ private:
   double tau_anticausal_;
   double w_min_;
   double w_max_;
+  double dendritic_delay_; // < 0: the whole delay
+
+  //! The delay added to postsynaptic spike times in the lags.
+  double
+  lag_delay_() const
+  {
+    return dendritic_delay_ < 0.0 ? get_delay() : dendritic_delay_;
+  }
 
   // Synapse-local spike bookkeeping; times are effective times at the synapse
   // (postsynaptic spike times are shifted by the dendritic delay).
@@ -293,6 +309,7 @@ sal_synapse< targetidentifierT >::sal_synapse()
   , tau_anticausal_( 10.0 )
   , w_min_( -std::numeric_limits< double >::infinity() )
   , w_max_( std::numeric_limits< double >::infinity() )
+  , dendritic_delay_( -1.0 )
   , t_last_pre_( 0.0 )
   , pre_trace_( 0.0 )
   , t_last_post_( 0.0 )
@@ -438,7 +455,7 @@ inline bool
 sal_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const CommonPropertiesType& )
 {
   const double t_pre = e.get_stamp().get_ms();
-  const double delay = get_delay();
+  const double delay = lag_delay_();
   const double eps = nest::kernel().connection_manager.get_stdp_eps();
   nest::Node* target = get_target( tid );
 
@@ -475,6 +492,7 @@ sal_synapse< targetidentifierT >::get_status( Dictionary& d ) const
   d[ "pairing" ] = std::string( pairing_ == SalPairing::NEAREST ? "nearest" : "all" );
   d[ "w_min" ] = w_min_;
   d[ "w_max" ] = w_max_;
+  d[ "dendritic_delay" ] = dendritic_delay_;
   d[ "size_of" ] = static_cast< long >( sizeof( *this ) );
 }
 
@@ -492,6 +510,7 @@ sal_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::Connect
   double tau_anticausal = tau_anticausal_;
   double w_min = w_min_;
   double w_max = w_max_;
+  double dendritic_delay = dendritic_delay_;
   std::string window = window_ == SalWindow::EXPONENTIAL ? "exp" : "triangular";
   std::string pairing = pairing_ == SalPairing::NEAREST ? "nearest" : "all";
 
@@ -503,6 +522,7 @@ sal_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::Connect
   d.update_value( "tau_anticausal", tau_anticausal );
   d.update_value( "w_min", w_min );
   d.update_value( "w_max", w_max );
+  d.update_value( "dendritic_delay", dendritic_delay );
   d.update_value( "window", window );
   d.update_value( "pairing", pairing );
 
@@ -541,13 +561,31 @@ sal_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::Connect
 
   const SalWindow new_window = window == "exp" ? SalWindow::EXPONENTIAL : SalWindow::TRIANGULAR;
   const SalPairing new_pairing = pairing == "nearest" ? SalPairing::NEAREST : SalPairing::ALL_TO_ALL;
+  if ( dendritic_delay < 0.0 )
+  {
+    dendritic_delay = -1.0; // the whole delay
+  }
+  else if ( not std::isfinite( dendritic_delay ) )
+  {
+    throw nest::BadProperty(
+      "sal_synapse: dendritic_delay must be -1 (the whole delay) or in [0, delay] ms." );
+  }
+  double delay = get_delay();
+  d.update_value( nest::names::delay, delay );
+  if ( dendritic_delay > delay + nest::kernel().connection_manager.get_stdp_eps() )
+  {
+    throw nest::BadProperty(
+      "sal_synapse: dendritic_delay must be -1 (the whole delay) or in [0, delay] ms; got "
+      + std::to_string( dendritic_delay ) + " ms with delay " + std::to_string( delay ) + " ms." );
+  }
   const bool trace_meaning_changes = new_window != window_ or new_pairing != pairing_
-                                     or tau_causal != tau_causal_ or tau_anticausal != tau_anticausal_;
+                                     or tau_causal != tau_causal_ or tau_anticausal != tau_anticausal_
+                                     or dendritic_delay != dendritic_delay_;
   if ( trace_meaning_changes and has_seen_spikes_() )
   {
     throw nest::BadProperty(
-      "sal_synapse: window, pairing, tau_causal and tau_anticausal cannot change after the connection has "
-      "seen spikes; set them when connecting or with SetDefaults/CopyModel." );
+      "sal_synapse: window, pairing, tau_causal, tau_anticausal and dendritic_delay cannot change after the "
+      "connection has seen spikes; set them when connecting or with SetDefaults/CopyModel." );
   }
 
   ConnectionBase::set_status( d, cm );
@@ -559,6 +597,7 @@ sal_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::Connect
   tau_anticausal_ = tau_anticausal;
   w_min_ = w_min;
   w_max_ = w_max;
+  dendritic_delay_ = dendritic_delay;
   window_ = new_window;
   pairing_ = new_pairing;
 }

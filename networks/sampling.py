@@ -92,6 +92,7 @@ class SamplingNetwork:
                 tau_anticausal=rule.tau_anticausal,
                 w_min=rule.w_min,
                 w_max=rule.w_max,
+                dendritic_delay=rule.dendritic_delay,
                 **amplitudes,
             )
             if p.a_noise is None:

@@ -65,6 +65,7 @@ class PairRule:
     pairing: Literal["nearest", "all"] = "nearest"
     w_min: float = -math.inf
     w_max: float = math.inf
+    dendritic_delay: float = -1.0  # ms in the lags; -1: the whole delay (NEST's convention)
 
     def __post_init__(self) -> None:
         for name in ("eta", "a_causal", "a_anticausal"):
@@ -78,6 +79,11 @@ class PairRule:
             raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
         if self.pairing not in PAIRINGS:
             raise ValueError(f"pairing must be one of {PAIRINGS}, got {self.pairing!r}")
+        if not (self.dendritic_delay == -1.0 or 0 <= self.dendritic_delay < math.inf):
+            raise ValueError(
+                "dendritic_delay must be -1 (the whole delay) or in [0, delay] ms, "
+                f"got {self.dendritic_delay!r}"
+            )
         if math.isnan(self.w_min) or math.isnan(self.w_max) or self.w_min > self.w_max:
             raise ValueError(f"w_min must be <= w_max, got w_min={self.w_min}, w_max={self.w_max}")
 

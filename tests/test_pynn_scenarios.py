@@ -108,7 +108,11 @@ class TestSALRule:
         ("window", "pairing"),
         [("exp", "nearest"), ("exp", "all"), ("triangular", "nearest"), ("triangular", "all")],
     )
-    def test_final_weight_matches_reference(self, backend, window: str, pairing: str) -> None:
+    @pytest.mark.parametrize("dendritic_delay", [-1.0, 0.0])  # whole delay; spike-time lags
+    def test_final_weight_matches_reference(
+        self, backend, window: str, pairing: str, dendritic_delay: float
+    ) -> None:
+        lag_delay = self.SAL_DELAY if dendritic_delay < 0 else dendritic_delay
         backend.setup(timestep=self.H, seed=5)
         sim = backend.sim
         rng = np.random.default_rng(11)
@@ -116,12 +120,14 @@ class TestSALRule:
         post_times = self.grid_train(rng, 25.0, min_isi=1.5)
         # Postsynaptic spikes whose effective time equals a presynaptic one (never paired),
         # and a trailing one after the last presynaptic spike (NEST shows it only lazily).
-        coincident = pre_times[5:9] - self.SAL_DELAY
+        coincident = pre_times[5:9] - lag_delay
         post_times = np.union1d(post_times, coincident)
         post_times = post_times[np.concatenate([[True], np.diff(post_times) >= 1.5])]
         post_times = np.append(post_times, self.DURATION - 30.0)
 
-        rule = PairRule.sal(tau=10.0, eta=0.05, window=window, pairing=pairing)
+        rule = PairRule.sal(
+            tau=10.0, eta=0.05, window=window, pairing=pairing, dendritic_delay=dendritic_delay
+        )
         rule = rule.with_(w_min=-2.0, w_max=2.0)
         pre = sim.Population(1, sim.SpikeSourceArray(spike_times=list(pre_times)))
         drive = sim.Population(
@@ -161,7 +167,7 @@ class TestSALRule:
         np.testing.assert_allclose(t_pre, pre_times, rtol=0.0, atol=1e-9)
         np.testing.assert_allclose(t_post, post_times, rtol=0.0, atol=1e-9)
 
-        reference = weight_trajectory(t_pre, t_post, self.W0, rule, delay=self.SAL_DELAY)
+        reference = weight_trajectory(t_pre, t_post, self.W0, rule, delay=lag_delay)
         assert abs(reference.final - reference.at_pre[-1]) > 1e-3  # the trailing post counts
         assert abs(reference.at_pre[-1] - self.W0) > 1e-2  # and the weight did move
         expected = reference.at_pre[-1] if POST_UPDATES_LAZY[backend.name] else reference.final

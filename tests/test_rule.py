@@ -105,3 +105,24 @@ class TestExpectedDrift:
         drift = expected_drift(0.5 * (edges[1:] + edges[:-1]), counts, rule)
         # Monte-Carlo standard error of the mean, plus the histogram's bin discretisation.
         assert drift == pytest.approx(mc.mean(), abs=4 * mc.std() / math.sqrt(mc.size) + 1e-3)
+
+
+class TestReciprocalSumConservation:
+    """Theorem: with lags between the spike times themselves (no dendritic delay), the two
+    synapses of a reciprocal pair see opposite lags of the same pairs, so an antisymmetric
+    window changes them by exact opposites; a dendritic delay d breaks this by O(d / tau)."""
+
+    @pytest.mark.parametrize("window", ["exp", "triangular"])
+    @pytest.mark.parametrize("pairing", ["nearest", "all"])
+    def test_sum_is_conserved_without_dendritic_delay(self, window, pairing):
+        rng = np.random.default_rng(8)
+        a = np.sort(rng.choice(np.arange(1, 40000), 400, replace=False)) * 0.1
+        b = np.sort(rng.choice(np.arange(1, 40000), 400, replace=False)) * 0.1
+        rule = PairRule.sal(tau=5.0, eta=0.01, window=window, pairing=pairing)
+        w_ab = weight_trajectory(a, b, 0.3, rule, delay=0.0).final
+        w_ba = weight_trajectory(b, a, 0.9, rule, delay=0.0).final
+        assert w_ab + w_ba == pytest.approx(1.2, abs=1e-12)
+        assert abs(w_ab - 0.3) > 1e-3  # the weights did change
+        shifted = weight_trajectory(a, b, 0.3, rule, delay=0.5).final
+        shifted += weight_trajectory(b, a, 0.9, rule, delay=0.5).final
+        assert abs(shifted - 1.2) > 1e-4

@@ -92,6 +92,43 @@ class TestAgainstReference:
         assert np.any(np.diff(np.sign(ref.at_pre)) != 0), "test should cross zero"
 
 
+class TestDendriticDelay:
+    @pytest.mark.parametrize(("window", "pairing"), COMBINATIONS)
+    @pytest.mark.parametrize("dendritic_delay", [0.0, 0.7])
+    def test_lags_use_the_dendritic_delay(self, nest, window, pairing, dendritic_delay):
+        rng = np.random.default_rng(3)
+        delay = 1.5
+        pre, post = random_trains(rng, 150, 150, 3000.0, dendritic_delay)
+        rule = PairRule.sal(
+            tau=8.0, eta=0.05, window=window, pairing=pairing, dendritic_delay=dendritic_delay
+        )
+        conn, wr, rec_pre, rec_post = parrot_pair(nest, pre, post, rule, 0.2, delay)
+        assert conn.get("dendritic_delay") == dendritic_delay
+        nest.Simulate(3100.0)
+        t_pre, t_post = spike_times(rec_pre), spike_times(rec_post)
+        ref = weight_trajectory(t_pre, t_post, 0.2, rule, delay=dendritic_delay)
+        recorded = np.asarray(wr.get("events")["weights"], dtype=float)
+        np.testing.assert_allclose(recorded, ref.at_pre, rtol=RTOL, atol=1e-12)
+        # The whole delay (the default) gives a different trajectory on these trains.
+        whole = weight_trajectory(t_pre, t_post, 0.2, rule, delay=delay)
+        assert np.max(np.abs(whole.at_pre - ref.at_pre)) > 1e-3
+
+    def test_bounds_and_fixed_after_spikes(self, nest):
+        n = nest.Create("parrot_neuron", 2)
+        with pytest.raises(Exception, match="dendritic_delay"):
+            nest.Connect(
+                n[0],
+                n[1],
+                syn_spec={"synapse_model": "sal_synapse", "delay": 1.0, "dendritic_delay": 1.5},
+            )
+        conn, _, _, _ = parrot_pair(nest, [5.0], [7.0], PairRule.sal(), 0.0, 1.0, False)
+        assert conn.get("dendritic_delay") == -1.0  # the whole delay
+        conn.set(dendritic_delay=0.0)  # allowed before any spike
+        nest.Simulate(20.0)
+        with pytest.raises(Exception, match="cannot change"):
+            conn.set(dendritic_delay=0.5)
+
+
 class TestEdgeCases:
     def test_simultaneous_spikes_do_not_pair(self, nest):
         # Parrot spikes: pre at 10.1 and 30.1, post at 29.1, whose effective time

@@ -90,6 +90,11 @@ class SamplingConfig:
     # (refractoriness allows one spike per neuron per tau_ref); see the module docstring.
     window: Literal["exp", "triangular"] = "triangular"
     pairing: Literal["nearest", "all"] = "nearest"
+    # Lags of the SAL rule: "spikes" = between spike times (dendritic_delay 0), which keeps
+    # W_ij + W_ji exactly; "dendritic" = NEST's convention t_post + delay - t_pre, which adds
+    # a Hebbian-like O(lr_sal * delay / tau_ref) term; "auto" = "spikes" where the backend can
+    # (NEST), "dendritic" on Brian2 with delay = one step.
+    sal_lags: Literal["auto", "spikes", "dendritic"] = "auto"
     clip: float = 2.0  # |W|, |b| <= clip
     target_range: float = 1.0  # W*, b* ~ U(-target_range, target_range)
     seeds: int = 20  # number of seeds: seed, seed + 1, ...
@@ -116,6 +121,15 @@ class SamplingConfig:
         check_range("seed", self.seed, 1, 2**31 - 1 - self.seeds)
         check_range("batch", self.batch, 1, 10_000)
         check_choices(self)
+        if (
+            self.backend == "brian2"
+            and self.sal_lags == "spikes"
+            and self.delay < 2 * self.resolution
+        ):
+            raise ConfigError(
+                "sal_lags='spikes' needs delay >= 2 * resolution on the brian2 backend "
+                f"(got delay {self.delay} ms); use sal_lags='auto' or 'dendritic'"
+            )
         steps = self.tau_ref / self.resolution
         if abs(steps - round(steps)) > 1e-9:
             raise ConfigError(
@@ -137,6 +151,15 @@ class SamplingConfig:
         ``lr_sal`` and ``lr`` are comparable rates per iteration.
         """
         return self.lr_sal * self.tau_ref / self.sleep if self.sal else 0.0
+
+    @property
+    def dendritic_delay(self) -> float:
+        """``sal_synapse``'s ``dendritic_delay`` for ``sal_lags`` (-1: the whole delay)."""
+        lags = self.sal_lags
+        if lags == "auto":
+            spikes_ok = self.backend == "nest" or self.delay >= 2 * self.resolution
+            lags = "spikes" if spikes_ok else "dendritic"
+        return 0.0 if lags == "spikes" else -1.0
 
     def seed_list(self) -> list[int]:
         return list(range(self.seed, self.seed + self.seeds))
@@ -293,6 +316,7 @@ class _Batch:
             pairing=config.pairing,
             w_min=-config.clip,
             w_max=config.clip,
+            dendritic_delay=config.dendritic_delay,
         )
         params = SamplingNetworkParameters(
             _block_diagonal(w),

@@ -35,18 +35,21 @@ small network object (:class:`_RunHooks`).
 
 The SAL pair rule
 -----------------
-NEST's delay is dendritic: lags are ``t_post + d - t_pre``.  The ``pre`` pathway runs at
-``t_pre + (d - h)``; the ``post`` pathway is delayed by ``2 (d - h)``, so it runs at
-``t_post + d + (d - h) - h``: one step *before* a presynaptic spike of the same effective
-time.  With Brian2's order of pathways within a step (presynaptic first), every synapse sees
-its spikes in the order of effective times with postsynaptic before presynaptic spikes at equal
-times, as NEST and :func:`salpynn.rule.weight_trajectory` do; the postsynaptic code adds the
-step back (``t + dt``).  Nearest pairing keeps the last presynaptic and the last two
-postsynaptic times; all-to-all pairing with the exponential window keeps NEST's two traces;
-all-to-all pairing with the triangular window keeps the last :data:`WINDOW_SLOTS` spike times of
-each side and raises :class:`RuntimeError` after a run in which a spike still inside the window
-had to be dropped.  Unlike NEST, a postsynaptic spike changes the weight at once (at its
-effective time), not at the next presynaptic spike; the transmitted weights are the same.
+NEST's delay is dendritic by default: lags are ``t_post +
+d_dend - t_pre`` with ``d_dend = d`` (``dendritic_delay = -1``). The ``pre`` pathway runs at
+``t_pre + (d - h)``; the ``post`` pathway is delayed by ``(d - h) + (d_dend - h)``, so it runs
+at ``t_post + d_dend + (d - h) - h``: one step *before* a presynaptic spike of the same
+effective time. That delay cannot be negative, so this backend needs ``d_dend >= 2h - d``
+(``dendritic_delay = 0`` only for ``d >= 2h``); NEST takes any ``d_dend`` in ``[0, d]``. With
+Brian2's order of pathways within a step (presynaptic first), every synapse sees its spikes in
+the order of effective times with postsynaptic before presynaptic spikes at equal times, as NEST
+and :func:`salpynn.rule.weight_trajectory` do; the postsynaptic code adds the step back (``t +
+dt``). Nearest pairing keeps the last presynaptic and the last two postsynaptic times;
+all-to-all pairing with the exponential window keeps NEST's two traces; all-to-all pairing with
+the triangular window keeps the last :data:`WINDOW_SLOTS` spike times of each side and raises
+:class:`RuntimeError` after a run in which a spike still inside the window had to be dropped.
+Unlike NEST, a postsynaptic spike changes the weight at once (at its effective time), not at the
+next presynaptic spike; the transmitted weights are the same.
 
 Units: PyNN's Brian2 projections carry weights in mV for ``voltage_based_synapses``; the input
 sums ``psp_basal`` and ``psp_apical`` are in volts and ``u`` divides them by mV.  ``eta``,
@@ -379,6 +382,7 @@ def _sal_code(window: str, pairing: str) -> tuple[str, str, str]:
         "a_anticausal : 1",
         "tau_causal : second",
         "tau_anticausal : second",
+        "dendritic_delay : second",  # < 0: the whole delay (used by the run hooks)
         "t_pre_last : second",
         "pre_seen : integer",
         "t_post_last : second",
@@ -489,6 +493,7 @@ class SALSynapse(_BrianSynapseMixin, models.SALSynapse):
         ("a_anticausal", "a_anticausal"),
         ("tau_causal", "tau_causal", ms),
         ("tau_anticausal", "tau_anticausal", ms),
+        ("dendritic_delay", "dendritic_delay", ms),
     )
     initial_conditions: dict[str, float] = {}
 
@@ -560,7 +565,18 @@ class _RunHooks(brian2.BrianObject):
                 steps = syn.target.psp_steps()[np.asarray(syn.j[:], dtype=int)]
                 syn.end_psp.delay_[:] = delay + steps * dt_s
             if "post" in syn._synaptic_updaters:
-                syn.post.delay_[:] = 2.0 * delay
+                # Postsynaptic spikes count at t_post + d_dend, one step before presynaptic
+                # spikes of the same effective time: (d - h) + (d_dend - h) after the spike.
+                dendritic = np.asarray(syn.dendritic_delay_[:], dtype=float)
+                dendritic = np.where(dendritic < 0, delay + dt_s, dendritic)
+                post_delay = delay + dendritic - dt_s
+                if np.any(post_delay < -1e-12):
+                    raise ValueError(
+                        f"{syn.name}: on Brian2 dendritic_delay must be -1 (the whole delay) or "
+                        f">= 2 * timestep - delay ({2 * dt_s * 1e3:g} ms - delay); "
+                        "NEST accepts any value in [0, delay]"
+                    )
+                syn.post.delay_[:] = np.maximum(post_delay, 0.0)
         super().before_run(run_namespace)
 
     def after_run(self) -> None:

@@ -80,7 +80,9 @@ class SALSynapse(StandardSynapseType):
     Parameters follow ``sal_synapse``: ``eta``, ``a_causal``, ``a_anticausal``,
     ``tau_causal``, ``tau_anticausal`` (ms), ``w_min``, ``w_max``; ``window`` (``"exp"`` or
     ``"triangular"``) and ``pairing`` (``"nearest"`` or ``"all"``) hold for the whole
-    projection.  All delay is dendritic: ``dt = t_post + delay - t_pre``.
+    projection.  Lags are ``dt = t_post + d_dend - t_pre`` with ``d_dend = dendritic_delay``
+    (ms); the default -1 makes the whole delay dendritic, as in NEST's STDP synapses, and 0
+    measures lags between the spike times (exact sum conservation of reciprocal SAL pairs).
     """
 
     default_parameters = {
@@ -93,6 +95,7 @@ class SALSynapse(StandardSynapseType):
         "tau_anticausal": 10.0,
         "w_min": -math.inf,
         "w_max": math.inf,
+        "dendritic_delay": -1.0,  # ms added to postsynaptic times in the lags; -1: the delay
     }
     parameter_checks: dict[str, Any] = {}  # weights are signed
 

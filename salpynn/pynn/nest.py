@@ -69,6 +69,7 @@ class SALSynapse(models.SALSynapse, NESTSynapseMixin):
         ("tau_anticausal", "tau_anticausal"),
         ("w_min", "w_min", WEIGHT_SCALE),
         ("w_max", "w_max", WEIGHT_SCALE),
+        ("dendritic_delay", "dendritic_delay"),
     )
     nest_name = "sal_synapse"
 
