@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,15 +102,10 @@ def _run_sampling(args: argparse.Namespace) -> int:
 
 
 def _mpi_rank() -> int:
-    """This process's MPI rank, read from the launcher's environment.
+    """This process's MPI rank, read from the launcher's environment (no MPI initialisation)."""
+    from salpynn.experiments import launcher_rank_size
 
-    Reading the environment instead of importing mpi4py keeps single-process runs from
-    initialising MPI (OpenMPI dislikes mpirun started from such a process).
-    """
-    for name in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"):
-        if name in os.environ:
-            return int(os.environ[name])
-    return 0
+    return launcher_rank_size()[0]
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-__all__ = ["report_steps"]
+__all__ = ["launcher_rank_size", "report_steps"]
+
+
+def launcher_rank_size() -> tuple[int, int]:
+    """``(rank, size)`` of this process from the MPI launcher's environment (``(0, 1)``
+    without ``mpirun``).
+
+    Reading the environment instead of importing mpi4py keeps single-process runs from
+    initialising MPI (OpenMPI dislikes ``mpirun`` started from such a process).
+    """
+    for rank_name, size_name in (
+        ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+        ("PMIX_RANK", "PMIX_SIZE"),
+        ("PMI_RANK", "PMI_SIZE"),
+    ):
+        if rank_name in os.environ:
+            return int(os.environ[rank_name]), int(os.environ.get(size_name, "1"))
+    return 0, 1
 
 
 def report_steps(duration: float, resolution: float, n_reports: int) -> np.ndarray:

@@ -43,7 +43,6 @@ import csv
 import dataclasses
 import io
 import itertools
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +52,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salpynn.config import ConfigError, check_choices, check_range
+from salpynn.experiments import launcher_rank_size
 from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
 
 __all__ = [
@@ -571,18 +571,6 @@ def _train_batch(
     return state
 
 
-def _launcher() -> tuple[int, int]:
-    """``(rank, size)`` from the MPI launcher's environment (``(0, 1)`` without mpirun)."""
-    for rank_name, size_name in (
-        ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
-        ("PMIX_RANK", "PMIX_SIZE"),
-        ("PMI_RANK", "PMI_SIZE"),
-    ):
-        if rank_name in os.environ and size_name in os.environ:
-            return int(os.environ[rank_name]), int(os.environ[size_name])
-    return 0, 1
-
-
 def run_sampling(
     config: SamplingConfig,
     out: Path,
@@ -601,7 +589,7 @@ def run_sampling(
     config.validate()
     from tqdm import tqdm
 
-    rank, size = _launcher() if distribute else (0, 1)
+    rank, size = launcher_rank_size() if distribute else (0, 1)
     comm = None
     if size > 1:
         from mpi4py import MPI  # initialises MPI, which reads the launcher's variables
