@@ -31,14 +31,16 @@ from tests.conftest import require
 
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
-#: The reduced configuration of the README: 7 neurons and the paper's sleep phase, but 600
-#: iterations with 5x (wake-sleep) and 20x (SAL) larger learning rates, 4 seeds.
+#: The reduced configuration of the README: 5 neurons, sleep phases of 300 tau_ref, 800
+#: iterations with 5x (wake-sleep) and 20x (SAL) the paper's learning rates, 4 seeds.
 REDUCED = {
-    "iterations": 600,
+    "n": 5,
+    "sleep_tau": 300,
+    "iterations": 800,
     "lr": 0.05,
     "lr_sal": 0.2,
-    "validate_every": 300,
-    "validation_factor": 40,
+    "validate_every": 400,
+    "validation_factor": 100,
     "seeds": 4,
     "batch": 4,
 }
@@ -61,13 +63,15 @@ def overrides(values: dict) -> list[str]:
 
 
 def brute_force_overlap(trains: list[np.ndarray], tau: float) -> np.ndarray:
-    """Sum over all spike pairs of different neurons of max(0, tau - |dt|)."""
+    """``out[i, j]``: sum of max(0, tau - |dt|) over the pairs in which neuron i spiked first
+    (simultaneous spikes: half)."""
     n = len(trains)
     out = np.zeros((n, n))
     for i, j in itertools.permutations(range(n), 2):
         for ti in trains[i]:
             for tj in trains[j]:
-                out[i, j] += max(0.0, tau - abs(ti - tj))
+                share = 1.0 if ti < tj else 0.5 if ti == tj else 0.0
+                out[i, j] += share * max(0.0, tau - abs(ti - tj))
     return out
 
 
@@ -103,7 +107,8 @@ class TestCoactivation:
                 overlap[r], brute_force_overlap(trains[r], self.TAU), atol=1e-9
             )
             assert counts[r].tolist() == [t.size for t in trains[r]]
-        assert overlap[1, 0, 2] >= self.TAU * trains[1][0].size - 1e-9
+        total = overlap[1] + overlap[1].T  # simultaneous spikes overlap for a full tau
+        assert total[0, 2] >= self.TAU * trains[1][0].size - 1e-9
 
     def test_no_spikes(self):
         overlap, counts = coactivation_from_spikes(
@@ -143,10 +148,12 @@ class TestTargets:
         asym = asymmetries(np.stack([seed_setup(config, s).w_initial for s in range(1, 201)]))
         assert abs(asym.mean() * 21 / 20 - 2 * 0.5**2) < 0.05 * 2 * 0.5**2
         plastic = seed_setup(SamplingConfig(noise="plasticity", sigma=0.8), 1)
-        assert plastic.gain.min() >= 0 and not np.diag(plastic.gain).any()
+        for gain in (plastic.gain_causal, plastic.gain_anticausal):
+            assert gain.min() >= 0 and not np.diag(gain).any()
+        assert not np.allclose(plastic.gain_causal, plastic.gain_anticausal)  # independent
         assert not plastic.w_initial.any()
         quiet = seed_setup(SamplingConfig(noise="none"), 1)
-        assert not quiet.w_initial.any() and set(np.unique(quiet.gain)) == {0.0, 1.0}
+        assert not quiet.w_initial.any() and set(np.unique(quiet.gain_causal)) == {0.0, 1.0}
 
 
 class TestValidation:
@@ -266,7 +273,8 @@ def reduced_runs(tmp_path_factory):
         },
     }
     (root / "sweep.json").write_text(json.dumps(spec))
-    proc = salpynn("sweep", str(root / "sweep.json"), "--no-progress", timeout=900)
+    # Five runs on two worker ranks (rank 0 schedules): about 2 minutes on two cores.
+    proc = salpynn("sweep", str(root / "sweep.json"), "--no-progress", ranks=3, timeout=900)
     assert proc.returncode == 0, proc.stderr
     runs = {}
     for folder in (root / "sweep" / "runs").iterdir():
@@ -275,7 +283,9 @@ def reduced_runs(tmp_path_factory):
 
 
 class TestReducedAcceptance:
-    """The paper's ordering at sigma = 0.8 on the reduced configuration (4 seeds)."""
+    """The paper's ordering at sigma = 0.8 on the reduced configuration (4 seeds, fixed): the
+    thresholds are the issue's acceptance criteria (100x for synaptic noise, where the initial
+    asymmetry is known; 10x for plasticity noise, where it builds up during learning)."""
 
     @staticmethod
     def check_ordering(runs: dict[str, Path], noisy: str, asymmetry_factor: float) -> None:

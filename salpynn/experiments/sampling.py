@@ -11,18 +11,25 @@ wake-sleep learning.  One iteration is
    length ``tau_ref`` whose spikes are ``dt`` apart overlap for ``max(0, tau_ref - |dt|)``,
    which is symmetric Hebbian pair-based STDP with a triangular window of width ``tau_ref``;
    the spikes give it exactly, including pairs of simultaneous spikes, which a synapse's
-   pair rule (``K(0) = 0``) would drop;
-3. the update ``W += lr * M * (<z_i z_j>_target - <z_i z_j>_model)`` with the exact target
-   co-activations, ``b += lr * (<z_i>_target - rate_i * tau_ref)``, an optional Kolen-Pollack
-   decay ``W -= kp_decay * W``, clipping of ``|W|`` and ``|b|`` at ``clip`` and a zero diagonal.
+   pair rule (``K(0) = 0``) would drop.  The synapse ``j -> k`` weighs the overlaps of its
+   causal pairs (``j`` first) with ``m_c`` and of its anticausal pairs with ``m_a``
+   (simultaneous spikes count half to each);
+3. the update ``W += lr * (m * <z_i z_j>_target - <z_i z_j>_model)`` with the exact target
+   co-activations and ``m = (m_c + m_a) / 2``, ``b += lr * (<z_i>_target - rate_i * tau_ref)``,
+   an optional Kolen-Pollack decay ``W -= kp_decay * W``, clipping of ``|W|`` and ``|b|`` at
+   ``clip`` and a zero diagonal.
 
-``M`` is 1 except under plasticity noise.  Noise scenarios (``noise``):
+``m_c = m_a = 1`` except under plasticity noise.  Noise scenarios (``noise``):
 
 - ``"synaptic"``: the initial weights carry an asymmetric perturbation ``sigma * xi_ij``
   (independent normal ``xi_ij``); the Hebbian update is symmetric, so it never removes it.
-- ``"plasticity"``: every synapse has its own plasticity gain ``M_ij = max(0, 1 + sigma xi_ij)``,
-  which scales its wake-sleep update and its SAL amplitudes.
-- ``"none"``: initial weights 0, ``M = 1``.
+- ``"plasticity"``: every synapse's Hebbian rule has its own causal and anticausal amplitudes
+  ``m_c, m_a = max(0, 1 + sigma xi)`` (independent normal ``xi``).  Their mean scales the
+  synapse's whole update, which leaves the fixed point unchanged; their difference makes the
+  synapse's window asymmetric, i.e. adds ordinary (causal > anticausal) or reversed STDP with
+  a random sign, and ordinary STDP drives reciprocal weights apart.  SAL's own amplitudes stay
+  nominal.
+- ``"none"``: initial weights 0.
 
 Every ``validate_every`` iterations plasticity is frozen and the network samples for
 ``validation_factor`` sleep phases; ``D_KL(target || sampled)`` over all ``2**n`` states is the
@@ -183,7 +190,8 @@ class SeedSetup:
     b_target: FloatArray
     w_initial: FloatArray
     b_initial: FloatArray
-    gain: FloatArray  # per-synapse plasticity gain M[k, j] (1 without plasticity noise)
+    gain_causal: FloatArray  # m_c[k, j] of the synapse j -> k (1 without plasticity noise)
+    gain_anticausal: FloatArray  # m_a[k, j]
 
 
 def seed_setup(config: SamplingConfig, seed: int) -> SeedSetup:
@@ -197,12 +205,15 @@ def seed_setup(config: SamplingConfig, seed: int) -> SeedSetup:
     b_target = target_rng.uniform(-config.target_range, config.target_range, n)
     xi = np.random.default_rng([seed, n, 1]).normal(0.0, 1.0, (n, n)) * off
     w_initial = np.zeros((n, n))
-    gain = np.ones((n, n))
+    gains = np.ones((2, n, n))
     if config.noise == "synaptic":
         w_initial = np.clip(config.sigma * xi, -config.clip, config.clip)
     elif config.noise == "plasticity":
-        gain = np.maximum(0.0, 1.0 + config.sigma * xi)
-    return SeedSetup(seed, w_target, b_target, w_initial, np.zeros(n), gain * off)
+        xi_anticausal = np.random.default_rng([seed, n, 2]).normal(0.0, 1.0, (n, n))
+        gains = np.maximum(0.0, 1.0 + config.sigma * np.stack([xi, xi_anticausal]))
+    return SeedSetup(
+        seed, w_target, b_target, w_initial, np.zeros(n), gains[0] * off, gains[1] * off
+    )
 
 
 def target_statistics(setup: SeedSetup) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -217,10 +228,12 @@ def target_statistics(setup: SeedSetup) -> tuple[FloatArray, FloatArray, FloatAr
 def coactivation_from_spikes(
     times: FloatArray, senders: NDArray[np.int64], n: int, replicas: int, tau: float
 ) -> tuple[FloatArray, NDArray[np.int64]]:
-    """Summed overlap of the active windows of every pair, and spike counts, per replica.
+    """Summed overlap of the active windows of every ordered pair, and spike counts.
 
-    ``senders`` are indices ``replica * n + k``.  Returns ``(overlap, counts)`` with shapes
-    ``(replicas, n, n)`` (ms, zero diagonal) and ``(replicas, n)``.  Each spike opens a window
+    ``senders`` are indices ``replica * n + k``.  Returns ``(first, counts)`` with shapes
+    ``(replicas, n, n)`` (ms, zero diagonal) and ``(replicas, n)``; ``first[r, i, j]`` sums
+    the overlaps of pairs in which ``i`` spiked before ``j`` (simultaneous spikes count half
+    to each order), so ``first + first.T`` is the total overlap.  Each spike opens a window
     ``[t, t + tau)``; two windows overlap for ``max(0, tau - |dt|)``.  A neuron is refractory
     for ``tau``, so at most ``n - 1`` spikes of its replica follow a spike within ``tau``:
     comparing each spike with its next ``n - 1`` neighbours in (replica, time) order finds
@@ -239,9 +252,12 @@ def coactivation_from_spikes(
         close = (r[shift:] == r[:-shift]) & (dt < tau - eps)
         first, second = s[:-shift][close], s[shift:][close]
         amount = tau - dt[close]
+        tie = dt[close] <= eps
         rep, i, j = first // n, first % n, second % n
-        overlap += np.bincount((rep * n + i) * n + j, amount, overlap.size)
-        overlap += np.bincount((rep * n + j) * n + i, amount, overlap.size)
+        overlap += np.bincount(
+            (rep * n + i) * n + j, np.where(tie, amount / 2, amount), overlap.size
+        )
+        overlap += np.bincount((rep * n + j) * n + i, np.where(tie, amount / 2, 0.0), overlap.size)
     overlap = overlap.reshape(replicas, n, n)
     overlap[:, np.arange(n), np.arange(n)] = 0.0
     return overlap, counts
@@ -305,7 +321,6 @@ class _Batch:
         self.n = config.n
         size = self.replicas * self.n
         block = np.kron(np.eye(self.replicas, dtype=bool), np.ones((self.n, self.n), dtype=bool))
-        gain = _block_diagonal(np.stack([s.gain for s in setups]))
         self.backend = load_backend(config.backend)
         self.backend.setup(timestep=config.resolution, seed=kernel_seed)
         self.native = config.backend == "nest"
@@ -325,7 +340,6 @@ class _Batch:
             escape=config.escape,
             delay=config.delay,
             rule=rule,
-            a_noise=gain if config.noise == "plasticity" else None,
             mask=block,
             record_spikes=not self.native,
         )
@@ -507,7 +521,9 @@ def _train_batch(
     p_target = np.stack([s[0] for s in stats])
     co_target = np.stack([s[1] for s in stats])
     rate_target = np.stack([s[2] for s in stats])
-    gain = np.stack([s.gain for s in setups])
+    gain_c = np.stack([s.gain_causal for s in setups])
+    gain_a = np.stack([s.gain_anticausal for s in setups])
+    gain_mean = (gain_c + gain_a) / 2
     n, reps = config.n, len(seeds)
     state = _BatchState.load(path, key)
     if state is None:
@@ -540,9 +556,11 @@ def _train_batch(
         for it in range(first, stop):
             times, senders, t0, t1 = batch.run(config.sleep)
             duration = t1 - t0
-            overlap, counts = coactivation_from_spikes(times, senders, n, reps, config.tau_ref)
+            first_, counts = coactivation_from_spikes(times, senders, n, reps, config.tau_ref)
+            # W[k, j] (j -> k): causal pairs are those with j first, first_[:, j, k].
+            model = gain_c * first_.transpose(0, 2, 1) + gain_a * first_
             w = batch.weights() if config.sal else w
-            dw = config.lr * gain * (co_target - overlap / duration)
+            dw = config.lr * (gain_mean * co_target - model / duration)
             if config.kolen_pollack:
                 dw -= config.kp_decay * w
             w = np.clip(w + dw, -config.clip, config.clip) * off
@@ -666,7 +684,8 @@ def _write_outputs(
         W_target=np.stack([s.w_target for s in setups]),
         b_target=np.stack([s.b_target for s in setups]),
         W_initial=np.stack([s.w_initial for s in setups]),
-        gain=np.stack([s.gain for s in setups]),
+        gain_causal=np.stack([s.gain_causal for s in setups]),
+        gain_anticausal=np.stack([s.gain_anticausal for s in setups]),
         W_final=w_final,
         b_final=b_final,
     )
