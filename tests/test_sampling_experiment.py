@@ -24,6 +24,7 @@ from salpynn.experiments.sampling import (
     SamplingConfig,
     asymmetries,
     coactivation_from_spikes,
+    model_term,
     seed_setup,
     target_statistics,
 )
@@ -109,6 +110,18 @@ class TestCoactivation:
             assert counts[r].tolist() == [t.size for t in trains[r]]
         total = overlap[1] + overlap[1].T  # simultaneous spikes overlap for a full tau
         assert total[0, 2] >= self.TAU * trains[1][0].size - 1e-9
+
+    def test_causal_and_anticausal_branches(self):
+        # Neuron 0 at 10 ms, neuron 1 at 12 ms: for 0 -> 1 (W[1, 0]) the pair is causal, for
+        # 1 -> 0 (W[0, 1]) anticausal; each branch weighs the overlap tau - 2 with its gain.
+        first, _ = coactivation_from_spikes(
+            np.array([10.0, 12.0]), np.array([0, 1]), 2, 1, self.TAU
+        )
+        causal = np.array([[[0.0, 0.5], [3.0, 0.0]]])
+        anticausal = np.array([[[0.0, 7.0], [0.25, 0.0]]])
+        model = model_term(first, causal, anticausal)
+        assert model[0, 1, 0] == pytest.approx(3.0 * (self.TAU - 2.0))
+        assert model[0, 0, 1] == pytest.approx(7.0 * (self.TAU - 2.0))
 
     def test_no_spikes(self):
         overlap, counts = coactivation_from_spikes(

@@ -66,6 +66,7 @@ __all__ = [
     "SamplingConfig",
     "SeedSetup",
     "coactivation_from_spikes",
+    "model_term",
     "run_sampling",
     "seed_setup",
 ]
@@ -261,6 +262,15 @@ def coactivation_from_spikes(
     overlap = overlap.reshape(replicas, n, n)
     overlap[:, np.arange(n), np.arange(n)] = 0.0
     return overlap, counts
+
+
+def model_term(
+    first: FloatArray, gain_causal: FloatArray, gain_anticausal: FloatArray
+) -> FloatArray:
+    """Hebbian overlaps as the synapses see them: ``[r, k, j]`` for the synapse ``j -> k``,
+    ``gain_causal * (overlap with j first) + gain_anticausal * (overlap with k first)``
+    (``first`` from :func:`coactivation_from_spikes`)."""
+    return gain_causal * first.transpose(0, 2, 1) + gain_anticausal * first
 
 
 def asymmetries(w: FloatArray) -> FloatArray:
@@ -556,9 +566,8 @@ def _train_batch(
         for it in range(first, stop):
             times, senders, t0, t1 = batch.run(config.sleep)
             duration = t1 - t0
-            first_, counts = coactivation_from_spikes(times, senders, n, reps, config.tau_ref)
-            # W[k, j] (j -> k): causal pairs are those with j first, first_[:, j, k].
-            model = gain_c * first_.transpose(0, 2, 1) + gain_a * first_
+            first, counts = coactivation_from_spikes(times, senders, n, reps, config.tau_ref)
+            model = model_term(first, gain_c, gain_a)
             w = batch.weights() if config.sal else w
             dw = config.lr * (gain_mean * co_target - model / duration)
             if config.kolen_pollack:
