@@ -296,24 +296,25 @@ def reduced_runs(tmp_path_factory):
 
 
 class TestReducedAcceptance:
-    """The paper's ordering at sigma = 0.8 on the reduced configuration (4 seeds, fixed): the
-    thresholds are the issue's acceptance criteria (100x for synaptic noise, where the initial
-    asymmetry is known; 10x for plasticity noise, where it builds up during learning)."""
+    """The paper's ordering at sigma = 0.8 on the reduced configuration (4 fixed seeds), with
+    the issue's acceptance thresholds: Var(W_ij - W_ji) with SAL at least 100x smaller than
+    without, D_KL with SAL within 1.5x of the noise-free run, without SAL at least 1.5x above.
+    Measured when written: synaptic 185x, 1.10x, 2.8x; plasticity 400x, 1.23x, 8x."""
 
     @staticmethod
-    def check_ordering(runs: dict[str, Path], noisy: str, asymmetry_factor: float) -> None:
+    def check_ordering(runs: dict[str, Path], noisy: str) -> None:
         dkl_none, _ = median_final(runs["none"])
         dkl_hebb, asym_hebb = median_final(runs[noisy])
         dkl_sal, asym_sal = median_final(runs[f"{noisy}-sal"])
-        assert asym_sal * asymmetry_factor <= asym_hebb, (asym_sal, asym_hebb)
+        assert asym_sal * 100 <= asym_hebb, (asym_sal, asym_hebb)
         assert dkl_sal <= 1.5 * dkl_none, (dkl_sal, dkl_none)
         assert dkl_hebb >= 1.5 * dkl_none, (dkl_hebb, dkl_none)
 
     def test_synaptic_noise(self, reduced_runs):
-        self.check_ordering(reduced_runs[1], "synaptic", asymmetry_factor=100)
+        self.check_ordering(reduced_runs[1], "synaptic")
 
     def test_plasticity_noise(self, reduced_runs):
-        self.check_ordering(reduced_runs[1], "plasticity", asymmetry_factor=10)
+        self.check_ordering(reduced_runs[1], "plasticity")
 
     def test_no_noise_learns_the_target(self, reduced_runs):
         _, runs = reduced_runs
