@@ -359,6 +359,8 @@ class _Batch:
             self._native_setup()
         else:
             self.post, self.pre = np.nonzero(block & ~np.eye(size, dtype=bool))
+        # Each connection's place in the (replicas, n, n) stack: [replica, post, pre].
+        self.index = (self.post // self.n, self.post % self.n, self.pre % self.n)
 
     def _native_setup(self) -> None:
         from salpynn.pynn.nest import WEIGHT_SCALE
@@ -407,18 +409,19 @@ class _Batch:
             flat = np.asarray(self.conns.get("weight"), dtype=float) / self.scale
         else:
             flat = self.network.weights()[self.post, self.pre]
-        w = np.zeros((self.replicas * self.n,) * 2)
-        w[self.post, self.pre] = flat
-        return _diagonal_blocks(w, self.replicas, self.n)
+        w = np.zeros((self.replicas, self.n, self.n))
+        w[self.index] = flat
+        return w
 
     def set_state(self, w: FloatArray, b: FloatArray) -> None:
-        big = _block_diagonal(w)
+        flat = w[self.index]
         if self.native:
-            self.conns.set(weight=(big[self.post, self.pre] * self.scale).tolist())
+            self.conns.set(weight=(flat * self.scale).tolist())
             self.nodes.set(b=b.reshape(-1).tolist())
         else:
-            full = np.full_like(big, np.nan)
-            full[self.post, self.pre] = big[self.post, self.pre]
+            size = self.replicas * self.n
+            full = np.full((size, size), np.nan)
+            full[self.post, self.pre] = flat
             self.network.projection.set(weight=full.T)
             self.network.cells.set(bias=b.reshape(-1))
 
@@ -439,10 +442,6 @@ def _block_diagonal(blocks: FloatArray) -> FloatArray:
     for r in range(replicas):
         out[r * n : (r + 1) * n, r * n : (r + 1) * n] = blocks[r]
     return out
-
-
-def _diagonal_blocks(matrix: FloatArray, replicas: int, n: int) -> FloatArray:
-    return np.stack([matrix[r * n : (r + 1) * n, r * n : (r + 1) * n] for r in range(replicas)])
 
 
 def _kernel_seed(seeds: list[int], segment: int) -> int:
