@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from salpynn.results import read_json
-
 __all__ = ["DriftField", "drift_field", "main", "plot_two_neuron_figures"]
 
 
@@ -89,16 +87,12 @@ def drift_field(
 
 
 def _two_neuron_runs(folders: list[Path]) -> list[tuple[dict[str, Any], NDArray[np.float64]]]:
-    runs = []
-    for folder in folders:
-        candidates = [folder] if (folder / "summary.json").exists() else []
-        candidates += sorted(p.parent for p in folder.glob("runs/*/summary.json"))
-        for candidate in candidates:
-            summary = read_json(candidate / "summary.json")
-            if summary.get("experiment") == "two-neuron":
-                table = np.loadtxt(candidate / "trajectory.csv", delimiter=",", skiprows=1)
-                runs.append((summary, np.atleast_2d(table)))
-    return runs
+    from salpynn.experiments.sampling_plots import run_folders
+
+    return [
+        (summary, np.atleast_2d(np.loadtxt(folder / "trajectory.csv", delimiter=",", skiprows=1)))
+        for folder, summary in run_folders(folders, "two-neuron")
+    ]
 
 
 def plot_two_neuron_figures(

@@ -10,9 +10,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from salpynn.results import atomic_write, read_json
+from salpynn.results import read_json
 
-__all__ = ["SamplingRun", "load_runs", "plot_conditions", "plot_noise_levels", "plot_run"]
+__all__ = [
+    "SamplingRun",
+    "load_runs",
+    "plot_conditions",
+    "plot_noise_levels",
+    "plot_run",
+    "run_folders",
+]
 
 #: Colours per condition kind, fixed so that every figure uses the same ones.
 KIND_COLOURS = {
@@ -41,11 +48,12 @@ def _band(ax: Any, x: NDArray[np.float64], rows: NDArray[np.float64], **style: A
 
 
 def _save(fig: Any, path: Path) -> Path:
-    path = Path(path)
-    fmt = path.suffix.lstrip(".") or "png"
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format=fmt))
+    """Write the PNG atomically (:mod:`salpynn.analysis.plots`) and free the figure."""
+    from salpynn.analysis.plots import _save as save_png
+
+    written = save_png(fig, path)
     _pyplot().close(fig)
-    return path
+    return written
 
 
 def plot_run(
@@ -99,17 +107,23 @@ class SamplingRun:
         return " + ".join(rules) if rules else "Hebbian only"
 
 
-def load_runs(folders: Sequence[Path]) -> list[SamplingRun]:
-    """Sampling runs under the given folders (a run folder, or a sweep's ``runs/*``)."""
-    runs = []
-    for folder in folders:
-        folder = Path(folder)
+def run_folders(folders: Sequence[Path], experiment: str) -> list[tuple[Path, dict[str, Any]]]:
+    """Finished runs of ``experiment`` under the given folders (run folders, or sweeps'
+    ``runs/*``), with their summaries."""
+    found = []
+    for folder in map(Path, folders):
         candidates = [folder] if (folder / "summary.json").exists() else []
         candidates += sorted(p.parent for p in folder.glob("runs/*/summary.json"))
         for candidate in candidates:
-            if read_json(candidate / "summary.json").get("experiment") == "sampling":
-                runs.append(SamplingRun(candidate))
-    return runs
+            summary = read_json(candidate / "summary.json")
+            if summary.get("experiment") == experiment:
+                found.append((candidate, summary))
+    return found
+
+
+def load_runs(folders: Sequence[Path]) -> list[SamplingRun]:
+    """Sampling runs under the given folders (a run folder, or a sweep's ``runs/*``)."""
+    return [SamplingRun(folder) for folder, _ in run_folders(folders, "sampling")]
 
 
 def plot_conditions(path: Path, runs: Sequence[SamplingRun], noise: str, sigma: float) -> Path:
