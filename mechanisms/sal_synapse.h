@@ -272,13 +272,13 @@ private:
   double tau_anticausal_;
   double w_min_;
   double w_max_;
-  double dendritic_delay_; // < 0: the whole delay
+  double dendritic_delay_; // -1: the whole delay
 
   //! The delay added to postsynaptic spike times in the lags.
   double
   lag_delay_() const
   {
-    return dendritic_delay_ < 0.0 ? get_delay() : dendritic_delay_;
+    return dendritic_delay_ == -1.0 ? get_delay() : dendritic_delay_;
   }
 
   // Synapse-local spike bookkeeping; times are effective times at the synapse
@@ -561,14 +561,12 @@ sal_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::Connect
 
   const SalWindow new_window = window == "exp" ? SalWindow::EXPONENTIAL : SalWindow::TRIANGULAR;
   const SalPairing new_pairing = pairing == "nearest" ? SalPairing::NEAREST : SalPairing::ALL_TO_ALL;
-  if ( dendritic_delay < 0.0 )
-  {
-    dendritic_delay = -1.0; // the whole delay
-  }
-  else if ( not std::isfinite( dendritic_delay ) )
+  // One meaning, as in salpynn.rule.PairRule: exactly -1 (the whole delay) or 0 <= d <= delay.
+  if ( dendritic_delay != -1.0 and not( dendritic_delay >= 0.0 and std::isfinite( dendritic_delay ) ) )
   {
     throw nest::BadProperty(
-      "sal_synapse: dendritic_delay must be -1 (the whole delay) or in [0, delay] ms." );
+      "sal_synapse: dendritic_delay must be -1 (the whole delay) or in [0, delay] ms; got "
+      + std::to_string( dendritic_delay ) + "." );
   }
   double delay = get_delay();
   d.update_value( nest::names::delay, delay );

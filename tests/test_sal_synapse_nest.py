@@ -113,6 +113,21 @@ class TestDendriticDelay:
         whole = weight_trajectory(t_pre, t_post, 0.2, rule, delay=delay)
         assert np.max(np.abs(whole.at_pre - ref.at_pre)) > 1e-3
 
+    @pytest.mark.parametrize("value", [-0.5, -2.0, float("inf"), float("nan")])
+    def test_one_meaning_in_python_and_nest(self, nest, value):
+        # -1 is the only negative value (the whole delay); NEST and PairRule refuse the rest
+        # with the same sentence.
+        expected = r"dendritic_delay must be -1 \(the whole delay\) or in \[0, delay\] ms"
+        with pytest.raises(ValueError, match=expected):
+            PairRule.sal(dendritic_delay=value)
+        n = nest.Create("parrot_neuron", 2)
+        with pytest.raises(Exception, match=expected):
+            nest.Connect(
+                n[0],
+                n[1],
+                syn_spec={"synapse_model": "sal_synapse", "delay": 1.0, "dendritic_delay": value},
+            )
+
     def test_bounds_and_fixed_after_spikes(self, nest):
         n = nest.Create("parrot_neuron", 2)
         with pytest.raises(Exception, match="dendritic_delay"):
