@@ -3,19 +3,26 @@
 ``W[k, j]`` is the weight of the connection ``j -> k`` (``u = b + W z``); the diagonal is
 unused.  With symmetric ``W``, ``tau_syn = tau_refrac`` and logistic escape, the network samples
 from the Boltzmann distribution ``p(z) ~ exp(z^T W z / 2 + b^T z)`` (Buesing et al. 2011).
+
+:class:`SamplingBatch` holds many independent networks of the same size in one simulator
+(block-diagonal connectivity) and reads and writes their parameters as stacks
+``(replicas, n, n)`` and ``(replicas, n)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
-from salpynn.pynn import Backend
 from salpynn.rule import PairRule
 
-__all__ = ["SamplingNetwork", "SamplingNetworkParameters"]
+if TYPE_CHECKING:
+    from salpynn.pynn import Backend
+
+__all__ = ["SamplingBatch", "SamplingNetwork", "SamplingNetworkParameters"]
 
 
 @dataclass
@@ -133,3 +140,87 @@ class SamplingNetwork:
     def spike_times(self) -> list[np.ndarray]:
         """Spike times (ms) per neuron, in neuron order, identical on every rank."""
         return self.backend.spike_times(self.cells)
+
+
+class SamplingBatch:
+    """``replicas`` independent networks of ``n`` sampling neurons in one simulator.
+
+    Weights and biases are read and written as stacks (``W[r, k, j]`` for the connection
+    ``j -> k`` of replica ``r``; ``b[r, k]``) in bulk through the backend
+    (:meth:`salpynn.pynn.Backend.connections`), and :meth:`run` returns the spikes of the phase
+    just simulated, so a learning loop never touches simulator objects.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        w: NDArray[np.float64],
+        b: NDArray[np.float64],
+        *,
+        tau_ref: float,
+        escape: Literal["exp", "logistic"],
+        delay: float,
+        rule: PairRule | None,
+        resolution: float,
+    ) -> None:
+        self.backend = backend
+        self.replicas, self.n, _ = w.shape
+        size = self.replicas * self.n
+        block = np.kron(np.eye(self.replicas, dtype=bool), np.ones((self.n, self.n), dtype=bool))
+        self.resolution = resolution  # the backend's time step (ms), as given to setup
+        self.network = SamplingNetwork(
+            backend,
+            SamplingNetworkParameters(
+                _block_diagonal(w),
+                b.reshape(size),
+                tau_ref=tau_ref,
+                escape=escape,
+                delay=delay,
+                rule=rule,
+                mask=block,
+                record_spikes=backend.pynn_records_spikes,
+            ),
+        ).build()
+        self.spikes = backend.spike_reader(self.network.cells)
+        self.connections = backend.connections(self.network.projection)
+        pre, post = self.connections.pre, self.connections.post
+        # Each connection's place in the (replicas, n, n) stack: [replica, post, pre].
+        self.index = (post // self.n, post % self.n, pre % self.n)
+        self.steps = 0  # time steps simulated
+
+    def run(self, duration: float) -> tuple[NDArray[np.float64], NDArray[np.int64], float, float]:
+        """Simulate ``duration`` ms (whole steps); return this phase's spikes ``(times,
+        senders)`` (senders ``replica * n + k``) and its span ``(t_start, t_stop)`` in ms."""
+        steps = round(duration / self.resolution)
+        t_start = self.steps * self.resolution
+        self.network.run(steps * self.resolution)
+        self.steps += steps
+        times, senders = self.spikes.read(t_start)
+        return times, senders, t_start, self.steps * self.resolution
+
+    def weights(self) -> NDArray[np.float64]:
+        """Current weights, shape ``(replicas, n, n)``, zero diagonal."""
+        w = np.zeros((self.replicas, self.n, self.n))
+        w[self.index] = self.connections.get("weight")
+        return w
+
+    def set_weights(self, w: NDArray[np.float64]) -> None:
+        self.connections.set(weight=w[self.index])
+
+    def set_biases(self, b: NDArray[np.float64]) -> None:
+        self.backend.set_cells(self.network.cells, bias=b.reshape(-1))
+
+    def set_connection_parameter(self, name: str, value: Any) -> None:
+        """Set a synapse parameter (e.g. ``eta``) of every connection to one value."""
+        self.connections.set(**{name: value})
+
+    def end(self) -> None:
+        self.backend.sim.end()
+
+
+def _block_diagonal(blocks: NDArray[np.float64]) -> NDArray[np.float64]:
+    replicas, n, _ = blocks.shape
+    out = np.zeros((replicas * n, replicas * n), dtype=blocks.dtype)
+    for r in range(replicas):
+        out[r * n : (r + 1) * n, r * n : (r + 1) * n] = blocks[r]
+    return out

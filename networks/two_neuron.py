@@ -6,12 +6,15 @@ Orientation: ``W[k, j]`` is the weight of the connection ``j -> k`` (``u = b + W
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from salpynn.pynn import Backend
+from salpynn.rule import PairRule
+
+if TYPE_CHECKING:
+    from salpynn.pynn import Backend
 
 __all__ = ["TwoNeuronNetwork", "TwoNeuronParameters"]
 
@@ -24,11 +27,9 @@ class TwoNeuronParameters:
     w_21: float = 0.5  # connection 1 -> 2
     b_1: float = -0.5
     b_2: float = -0.2
-    tau_ref: float = 10.0  # refractory time = PSP duration = SAL window width
+    tau_ref: float = 10.0  # refractory time = PSP duration
     escape: Literal["exp", "logistic"] = "logistic"
-    eta: float = 0.002
-    window: Literal["exp", "triangular"] = "exp"
-    pairing: Literal["nearest", "all"] = "nearest"
+    rule: PairRule = field(default_factory=lambda: PairRule.sal(tau=10.0, eta=0.002))
     plastic: Literal["both", "w_12", "w_21"] = "both"
     delay: float = 0.1
     record_states: bool = False  # also record u and z, every tau_ref / 2
@@ -57,21 +58,12 @@ class TwoNeuronNetwork:
     def connect(self) -> None:
         p = self.params
         for name, pre, post, weight in (("w_12", 1, 0, p.w_12), ("w_21", 0, 1, p.w_21)):
-            plastic = p.plastic in ("both", name)
-            synapse = self.backend.SALSynapse(
-                window=p.window,
-                pairing=p.pairing,
-                weight=weight,
-                delay=p.delay,
-                eta=p.eta if plastic else 0.0,
-                tau_causal=p.tau_ref,
-                tau_anticausal=p.tau_ref,
-            )
+            rule = p.rule if p.plastic in ("both", name) else p.rule.with_(eta=0.0)
             self.projections[name] = self.backend.projection(
                 self.cells[[pre]],
                 self.cells[[post]],
                 self.sim.AllToAllConnector(),
-                synapse,
+                self.backend.SALSynapse.from_rule(rule, weight=weight, delay=p.delay),
                 receptor_type="basal",
                 label=name,
             )

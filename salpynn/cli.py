@@ -1,9 +1,11 @@
-"""The ``salpynn`` command line.
+"""The ``salpynn`` command line: one parser, five subcommands.
 
-``salpynn run two-neuron|recurrent|sampling [--config F] [--set key=value ...] [--seed N]
-[--backend nest|brian2] [--out DIR]``
-``salpynn sweep FILE``, ``salpynn plot FOLDER...``, ``salpynn analyse ...``
+``salpynn run EXPERIMENT [--config F] [--set key=value ...] [--seed N] [--backend B] [--out DIR]``
+``salpynn sweep FILE``, ``salpynn plot FOLDER...``, ``salpynn analyse PATH``,
 ``salpynn build [--force]``
+
+Experiments and their parameters come from :mod:`salpynn.experiments` (the registry) and their
+configuration dataclasses, so the help texts list exactly what ``--set`` accepts.
 """
 
 from __future__ import annotations
@@ -11,14 +13,27 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from salpynn import experiments
 from salpynn.build import ModuleNotBuiltError
-from salpynn.config import ConfigError, load_config
+from salpynn.config import ConfigError, describe, load_config
+from salpynn.mpi import launcher_rank_size
 from salpynn.results import config_hash
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
+
+
+def _parameter_listing() -> str:
+    blocks = []
+    for name in experiments.names():
+        experiment = experiments.get(name)
+        blocks.append(f"{name}: {experiment.description}\n{describe(experiment.config)}")
+    return (
+        "parameters of each experiment (set with --set key=value; blocks such as the SAL rule "
+        "with dotted names, e.g. --set rule.eta=0.005):\n\n" + "\n\n".join(blocks)
+    )
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -29,83 +44,97 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one parameter (repeatable)",
+        help="override one parameter, e.g. --set rule.eta=0.005 (repeatable)",
     )
     parser.add_argument("--seed", type=int, help="random seed (overrides the config)")
     parser.add_argument(
         "--backend", choices=["nest", "brian2"], help="PyNN simulator (overrides the config)"
     )
     parser.add_argument("--out", type=Path, help="output folder (default: results/<name>/<hash>)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _configure(args: argparse.Namespace, config_cls: type, name: str) -> tuple[Any, Path]:
-    """The validated configuration (file, then ``--set``, ``--seed``, ``--backend``) and the
-    output folder; validation happens before anything long starts."""
-    config = load_config(config_cls, args.config, _overrides(args))
-    config.validate()
-    out = args.out or Path("results") / name / config_hash(dataclasses.asdict(config))
-    return config, out
-
-
-def _run_two_neuron(args: argparse.Namespace) -> int:
-    from salpynn.experiments.two_neuron import TwoNeuronConfig, run_two_neuron, write_outputs
-
-    config, out = _configure(args, TwoNeuronConfig, "two-neuron")
-    if _mpi_rank() == 0:
-        print(
-            f"two-neuron: w_12 = {config.w_12}, w_21 = {config.w_21}, eta = {config.eta}, "
-            f"{config.duration / 1000:g} s model time, seed {config.seed} -> {out}"
-        )
-    result = run_two_neuron(config, progress=not args.no_progress)
-    if result.rank != 0:  # under mpirun only rank 0 writes and reports
-        return 0
-    summary = write_outputs(result, out)
-    print(
-        f"final: w_12 = {summary['w_12_final']:+.4f}, w_21 = {summary['w_21_final']:+.4f} "
-        f"(difference {summary['difference_initial']:+.3f} -> {summary['difference_final']:+.4f}, "
-        f"sum {summary['sum_initial']:.3f} -> {summary['sum_final']:.4f}); "
-        f"wall time {summary['wall_time_s']:.1f} s"
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar or intermediate output"
     )
-    print(f"wrote summary.json, trajectory.csv, weights.png, recording.nix to {out}")
-    return 0
 
 
-def _run_recurrent(args: argparse.Namespace) -> int:
-    from salpynn.experiments.recurrent import RecurrentConfig, run_recurrent
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    raw = argparse.RawDescriptionHelpFormatter
+    listing = _parameter_listing()
+    parser = argparse.ArgumentParser(
+        prog="salpynn",
+        description="Spike-based alignment learning (SAL) on NEST and PyNN.",
+        epilog=listing,
+        formatter_class=raw,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    config, out = _configure(args, RecurrentConfig, "recurrent")
-    summary = run_recurrent(config, out, progress=not args.no_progress)
-    if summary["ranks"] == 1 or _mpi_rank() == 0:
-        print(
-            f"recurrent: {config.n} neurons on {summary['ranks']} rank(s) x {config.threads} "
-            f"thread(s): Var(W_ij - W_ji) {summary['asymmetry_initial']:.4f} -> "
-            f"{summary['asymmetry_final']:.4f}; simulation {summary['simulation_time_s']:.1f} s"
+    run = sub.add_parser("run", help="run an experiment", epilog=listing, formatter_class=raw)
+    run_sub = run.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
+    for name in experiments.names():
+        experiment = experiments.get(name)
+        one = run_sub.add_parser(
+            name,
+            help=experiment.description,
+            description=f"{name}: {experiment.description}",
+            epilog=f"parameters (--set key=value):\n{describe(experiment.config)}",
+            formatter_class=raw,
         )
-        print(f"wrote summary.json, weights.npz, recording.nix, weights.png to {out}")
-    return 0
+        _add_run_options(one)
 
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a sweep file, spread over MPI ranks",
+        description="Runs of one experiment over a grid of parameters and conditions; under "
+        "mpirun -n K (NEST without MPI) ranks 1..K-1 run them. Finished runs are skipped.",
+    )
+    sweep.add_argument("file", type=Path, help="sweep file (JSON)")
+    sweep.add_argument("--out", type=Path, help="result folder (overrides the file)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-def _run_sampling(args: argparse.Namespace) -> int:
-    from salpynn.experiments.sampling import SamplingConfig, condition_label, run_sampling
+    plot = sub.add_parser(
+        "plot",
+        help="paper figures from finished runs and sweeps",
+        description="Figures of every experiment found in the folders (run folders or sweep "
+        "folders): Fig. 2d-e from two-neuron runs, Figs. 4-5 from sampling runs.",
+    )
+    plot.add_argument("folders", nargs="+", type=Path, help="run folders or sweep folders")
+    plot.add_argument("--out", type=Path, help="figure folder (default: the first folder)")
+    plot.add_argument("--grid", type=int, default=9, help="drift-field grid points per axis")
+    plot.add_argument(
+        "--field-duration", type=float, default=100_000.0, help="drift-field model time (ms)"
+    )
 
-    config, out = _configure(args, SamplingConfig, "sampling")
-    if _mpi_rank() == 0:
-        print(
-            f"sampling: {condition_label(config)}; {config.seeds} seeds x {config.iterations} "
-            f"iterations, {config.n} neurons, {config.backend} -> {out}"
-        )
-    summary = run_sampling(config, out, progress=not args.no_progress)
-    if summary is not None:
-        print(f"wrote summary.json, metrics.csv, metrics.npz, weights.npz, learning.png to {out}")
-    return 0
+    analyse = sub.add_parser(
+        "analyse",
+        aliases=["analyze"],
+        help="rates, correlations, predicted SAL drift and sampling quality of a recording",
+    )
+    analyse.add_argument("path", type=Path, help="recording .nix file or run folder")
+    analyse.add_argument(
+        "--out", type=Path, help="output folder (default: analysis/ next to the recording)"
+    )
+    analyse.add_argument(
+        "--tau-ref",
+        type=float,
+        metavar="MS",
+        help="refractory time in ms (default: tau_ref of the recording's configuration)",
+    )
+    analyse.add_argument(
+        "--epsilon",
+        type=float,
+        default=1e-10,
+        help="pseudo-probability of unvisited states in D_KL (default: 1e-10)",
+    )
+    analyse.add_argument(
+        "--max-pairs",
+        type=int,
+        default=2000,
+        help="most reciprocal pairs for the drift prediction (random subset, seed 0)",
+    )
 
-
-def _mpi_rank() -> int:
-    """This process's MPI rank, read from the launcher's environment (no MPI initialisation)."""
-    from salpynn.experiments import launcher_rank_size
-
-    return launcher_rank_size()[0]
+    build = sub.add_parser("build", help="build the NEST module salpynnmodule (cached)")
+    build.add_argument("--force", action="store_true", help="rebuild even if a build exists")
+    return parser
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:
@@ -115,59 +144,110 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     return overrides
 
 
-EXPERIMENTS = {
-    "two-neuron": _run_two_neuron,
-    "recurrent": _run_recurrent,
-    "sampling": _run_sampling,
+def _run(args: argparse.Namespace) -> int:
+    experiment = experiments.get(args.experiment)
+    config = load_config(experiment.config, args.config, _overrides(args))
+    config.validate()  # before anything long starts
+    out = args.out or Path("results") / args.experiment / config_hash(dataclasses.asdict(config))
+    if experiment.announce is not None and launcher_rank_size()[0] == 0:
+        print(experiment.announce(config, out), flush=True)
+    summary = experiment.run(config, out, not args.no_progress)
+    if summary is None:  # another MPI rank writes and reports
+        return 0
+    for line in experiment.report(summary) if experiment.report else []:
+        print(line)
+    print(f"wrote {', '.join(experiment.outputs)} to {out}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from mpi4py import MPI
+
+    from salpynn.sweep import load_sweep, run_sweep
+
+    rank = MPI.COMM_WORLD.Get_rank()
+    try:
+        spec = load_sweep(args.file)
+        if args.out:
+            spec.out = args.out
+        spec.runs()  # validate every run before anything starts
+    except (ConfigError, OSError, ValueError) as err:
+        if rank == 0:
+            print(f"salpynn sweep: error: {err}", file=sys.stderr)
+        return 2
+    rows, failed = run_sweep(spec, progress=not args.no_progress)
+    if rank == 0:
+        done = sum(r["status"] == "done" for r in rows)
+        print(f"sweep: {done} done, {failed} failed; table {spec.out / 'summary.csv'}")
+    return 1 if failed else 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from salpynn.results import finished_runs
+
+    missing = [str(f) for f in args.folders if not f.is_dir()]
+    if missing:
+        raise ConfigError(f"not a folder: {', '.join(missing)}")
+    if not 2 <= args.grid <= 50:
+        raise ConfigError(f"--grid must be in [2, 50], got {args.grid}")
+    out = args.out or args.folders[0]
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for name in experiments.names():
+        experiment = experiments.get(name)
+        runs = finished_runs(args.folders, name) if experiment.figures else []
+        if runs:
+            paths += experiment.figures(
+                runs, out, grid=args.grid, field_duration=args.field_duration
+            )
+    if not paths:
+        raise ConfigError("no finished runs with figures found (two-neuron or sampling)")
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def _analyse(args: argparse.Namespace) -> int:
+    from salpynn.analysis.report import analyse, summary_lines
+
+    try:
+        result = analyse(args.path, args.out, args.tau_ref, args.epsilon, args.max_pairs)
+    except (FileNotFoundError, ValueError) as err:
+        raise ConfigError(str(err)) from err
+    for line in summary_lines(result):
+        print(line)
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from salpynn.build import build_module
+
+    build_module(force=args.force)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _run,
+    "sweep": _sweep,
+    "plot": _plot,
+    "analyse": _analyse,
+    "analyze": _analyse,
+    "build": _build,
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="salpynn", description="Spike-based alignment learning on NEST and PyNN."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run an experiment")
-    run.add_argument("experiment", choices=sorted(EXPERIMENTS))
-    _add_run_options(run)
-    sub.add_parser("analyse", help="analyse a recording (salpynn analyse -h for options)")
-    sub.add_parser("sweep", help="run a sweep file, over MPI ranks (salpynn sweep -h)")
-    sub.add_parser("plot", help="paper figures from finished runs (salpynn plot -h)")
-    build = sub.add_parser("build", help="build the NEST module salpynnmodule")
-    build.add_argument("--force", action="store_true")
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``salpynn`` command."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in ("analyse", "analyze"):
-        from salpynn.analysis.cli import main as analyse_main
-
-        return analyse_main(argv[1:])
-    if argv and argv[0] == "plot":
-        from salpynn.experiments.figures import main as plot_main
-
-        return plot_main(argv[1:])
-    if argv and argv[0] == "sweep":
-        from salpynn.sweep import main as sweep_main
-
-        return sweep_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``salpynn`` command; returns the exit status (2: invalid input,
+    3: the NEST module is missing or could not be built)."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
-        if args.command == "run":
-            return EXPERIMENTS[args.experiment](args)
-        if args.command == "build":
-            from salpynn.build import main as build_main
-
-            return build_main(["--force"] if args.force else [])
+        return COMMANDS[args.command](args)
     except ConfigError as err:
-        print(f"salpynn: error: {err}", file=sys.stderr)
+        print(f"salpynn {args.command}: error: {err}", file=sys.stderr)
         return 2
     except ModuleNotBuiltError as err:
-        print(f"salpynn: error: {err}", file=sys.stderr)
+        print(f"salpynn {args.command}: error: {err}", file=sys.stderr)
         return 3
-    return 1
 
 
 if __name__ == "__main__":

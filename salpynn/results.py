@@ -14,7 +14,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,12 @@ from salpynn import __version__
 __all__ = [
     "atomic_write",
     "atomic_write_json",
+    "atomic_write_npz",
     "config_hash",
+    "finished_runs",
     "provenance",
     "read_json",
+    "run_record",
     "to_jsonable",
 ]
 
@@ -71,6 +74,17 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
+def atomic_write_npz(path: str | os.PathLike, **arrays: Any) -> Path:
+    """Write ``arrays`` as an uncompressed ``.npz`` file, atomically (the name is kept as given:
+    no ``.npz`` is appended)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    return atomic_write(path, write)
+
+
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file."""
     return json.loads(Path(path).read_text())
@@ -80,6 +94,37 @@ def config_hash(config: Mapping[str, Any]) -> str:
     """A short, stable hash of a configuration (key order does not matter)."""
     text = json.dumps(to_jsonable(config), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def finished_runs(
+    folders: Iterable[str | os.PathLike], experiment: str
+) -> list[tuple[Path, dict[str, Any]]]:
+    """Finished runs of ``experiment`` under ``folders`` (run folders, or sweeps' ``runs/*``),
+    with their summaries; a run is finished when its ``summary.json`` exists."""
+    found = []
+    for folder in map(Path, folders):
+        candidates = [folder] if (folder / "summary.json").exists() else []
+        candidates += sorted(p.parent for p in folder.glob("runs/*/summary.json"))
+        for candidate in candidates:
+            summary = read_json(candidate / "summary.json")
+            if summary.get("experiment") == experiment:
+                found.append((candidate, summary))
+    return found
+
+
+def run_record(config: Any, seeds: Any = None) -> dict[str, Any]:
+    """The block every result carries: its seed(s), full configuration, the configuration's
+    hash and :func:`provenance` (``config`` is a dataclass; ``seeds`` defaults to its
+    ``seed``)."""
+    import dataclasses
+
+    values = dataclasses.asdict(config)
+    return {
+        "seed": values.get("seed") if seeds is None else seeds,
+        "config": values,
+        "config_hash": config_hash(values),
+        "provenance": provenance(),
+    }
 
 
 def _git_revision() -> str | None:

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from salpynn.config import ConfigError, param
+
 __all__ = [
     "SIMULTANEITY_EPS",
     "PairRule",
+    "RuleConfig",
     "Trajectory",
     "expected_drift",
     "weight_trajectory",
@@ -118,6 +121,75 @@ class PairRule:
     def kernel(self, dt: ArrayLike) -> NDArray[np.float64]:
         """The window ``K(dt)`` without the learning rate; see :func:`window_kernel`."""
         return window_kernel(dt, self)
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """The ``rule`` block of an experiment's configuration: :class:`PairRule`'s names.
+
+    ``None`` means "set by the experiment": the time constants default to the experiment's
+    ``tau_ref``; an experiment that derives ``eta``, the bounds or ``dendritic_delay`` from
+    its own parameters says so in its documentation and refuses explicit values.
+    :meth:`resolve` turns the block into the :class:`PairRule` the synapses get.
+    """
+
+    eta: float | None = param(0.01, "", "learning rate per spike pair")
+    a_causal: float = param(-1.0, "", "amplitude for pre before post (SAL: -1)")
+    a_anticausal: float = param(1.0, "", "amplitude for post before pre (SAL: +1)")
+    tau_causal: float | None = param(None, "ms", "causal window width (none: tau_ref)")
+    tau_anticausal: float | None = param(None, "ms", "anticausal window width (none: tau_ref)")
+    window: Literal["exp", "triangular"] = param("exp", "", "window shape k(x)")
+    pairing: Literal["nearest", "all"] = param("nearest", "", "which earlier partners pair")
+    w_min: float | None = param(-math.inf, "", "lower weight bound")
+    w_max: float | None = param(math.inf, "", "upper weight bound")
+    dendritic_delay: float | None = param(
+        -1.0, "ms", "added to post times in the lags; -1: the whole delay"
+    )
+
+    def resolve(self, tau: float, **derived: Any) -> PairRule:
+        """The :class:`PairRule`: ``None`` time constants become ``tau``, other ``None``
+        fields take the experiment's ``derived`` values; errors name ``rule.<field>``."""
+        values = {
+            "tau_causal": tau if self.tau_causal is None else self.tau_causal,
+            "tau_anticausal": tau if self.tau_anticausal is None else self.tau_anticausal,
+        }
+        for field in ("eta", "a_causal", "a_anticausal", "window", "pairing", "w_min", "w_max"):
+            values[field] = getattr(self, field)
+        values["dendritic_delay"] = self.dendritic_delay
+        for field, value in derived.items():
+            values[field] = value
+        missing = [f"rule.{k}" for k, v in values.items() if v is None]
+        if missing:
+            raise ConfigError(f"{', '.join(missing)} must be set (a number)")
+        try:
+            return PairRule(**values)
+        except ValueError as err:
+            raise ConfigError(f"rule.{err}") from err
+
+    def check_delays(self, delay: float, resolution: float, backend: str) -> None:
+        """Raise :class:`ConfigError` unless ``rule.dendritic_delay`` fits the synapses'
+        ``delay`` (-1 or ``[0, delay]``) and the backend (Brian2: -1 or at least
+        ``2 * resolution - delay``, so that the presynaptic side is seen first)."""
+        d = self.dendritic_delay
+        if d is None or d == -1.0:
+            return
+        if not (0.0 <= d <= delay):
+            raise ConfigError(
+                "rule.dendritic_delay must be -1 (the whole delay) or in [0, delay] ms; got "
+                f"{d} with delay {delay} ms"
+            )
+        if backend == "brian2" and d < 2 * resolution - delay - 1e-12:
+            raise ConfigError(
+                "rule.dendritic_delay must be -1 or at least 2 * resolution - delay = "
+                f"{2 * resolution - delay:g} ms on the brian2 backend, got {d}"
+            )
+
+    def refuse(self, reasons: dict[str, str]) -> None:
+        """Raise :class:`ConfigError` for any field in ``reasons`` that is not ``None``
+        (fields an experiment derives itself; the reason says from what)."""
+        for field, reason in reasons.items():
+            if getattr(self, field) is not None:
+                raise ConfigError(f"rule.{field} is {reason}; leave it unset (none)")
 
 
 def _unit_window(x: NDArray[np.float64], window: str) -> NDArray[np.float64]:

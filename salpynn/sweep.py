@@ -34,55 +34,17 @@ import dataclasses
 import io
 import itertools
 import json
-import sys
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from salpynn import experiments, mpi
 from salpynn.config import ConfigError, apply_overrides
 from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance, read_json
 
 __all__ = ["RunSpec", "SweepSpec", "load_sweep", "run_sweep"]
-
-
-def _two_neuron() -> tuple[type, Callable[[Any, Path], dict[str, Any]]]:
-    from salpynn.experiments.two_neuron import TwoNeuronConfig, run_two_neuron, write_outputs
-
-    def execute(config: Any, out: Path) -> dict[str, Any]:
-        return write_outputs(run_two_neuron(config, progress=False, echo=False), out)
-
-    return TwoNeuronConfig, execute
-
-
-def _recurrent() -> tuple[type, Callable[[Any, Path], dict[str, Any]]]:
-    from salpynn.experiments.recurrent import RecurrentConfig, run_recurrent
-
-    def execute(config: Any, out: Path) -> dict[str, Any]:
-        return run_recurrent(config, out, progress=False)
-
-    return RecurrentConfig, execute
-
-
-def _sampling() -> tuple[type, Callable[[Any, Path], dict[str, Any]]]:
-    from salpynn.experiments.sampling import SamplingConfig, run_sampling
-
-    def execute(config: Any, out: Path) -> dict[str, Any]:
-        summary = run_sampling(config, out, progress=False, echo=False, distribute=False)
-        assert summary is not None  # a run that is not distributed always reports
-        return summary
-
-    return SamplingConfig, execute
-
-
-#: experiment name -> loader returning (config class, execute(config, out) -> summary)
-EXPERIMENTS: dict[str, Callable[[], tuple[type, Callable[[Any, Path], dict[str, Any]]]]] = {
-    "two-neuron": _two_neuron,
-    "recurrent": _recurrent,
-    "sampling": _sampling,
-}
 
 
 @dataclass(frozen=True)
@@ -107,7 +69,7 @@ class SweepSpec:
 
     def runs(self) -> list[RunSpec]:
         """All runs, validated (bad parameters raise before anything runs)."""
-        config_cls, _ = EXPERIMENTS[self.experiment]()
+        config_cls = experiments.get(self.experiment).config
         runs = []
         for condition, changes in self.conditions.items():
             # A list in a condition is a grid axis of that condition only.
@@ -134,8 +96,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if unknown:
         raise ConfigError(f"unknown sweep keys: {sorted(unknown)}")
     experiment = data.get("experiment")
-    if experiment not in EXPERIMENTS:
-        raise ConfigError(f"experiment must be one of {sorted(EXPERIMENTS)}, got {experiment!r}")
+    if experiment not in experiments.REGISTRY:
+        raise ConfigError(f"experiment must be one of {experiments.names()}, got {experiment!r}")
     grid = data.get("grid", {})
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
@@ -161,9 +123,12 @@ def execute_run(spec: RunSpec, out: str) -> dict[str, Any]:
     folder = Path(out) / "runs" / spec.run_id
     start = time.perf_counter()
     try:
-        config_cls, execute = EXPERIMENTS[spec.experiment]()
-        config = apply_overrides(config_cls(), spec.overrides)
-        return _done_row(spec, execute(config, folder))
+        experiment = experiments.get(spec.experiment)
+        config = apply_overrides(experiment.config(), spec.overrides)
+        with mpi.local_only():  # this rank runs the whole run by itself
+            summary = experiment.run(config, folder, False)
+        assert summary is not None  # a run on one process always reports
+        return _done_row(spec, summary)
     except Exception as err:  # a failed run is reported, never dropped
         row: dict[str, Any] = {
             "run_id": spec.run_id,
@@ -210,8 +175,7 @@ def run_sweep(spec: SweepSpec, progress: bool = True) -> tuple[list[dict[str, An
     from mpi4py import MPI
     from mpi4py.futures import MPICommExecutor, as_completed
 
-    refuse_distributed_nest()
-    allow_independent_nest_per_rank()
+    mpi.independent_nest_per_rank()
     comm = MPI.COMM_WORLD
     rows: list[dict[str, Any]] = []
     failed = 0
@@ -255,65 +219,3 @@ def run_sweep(spec: SweepSpec, progress: bool = True) -> tuple[list[dict[str, An
                 _write_table(spec.out / "summary.csv", rows)  # partial table survives a crash
         _write_table(spec.out / "summary.csv", rows)
     return rows, failed
-
-
-def allow_independent_nest_per_rank() -> None:
-    """Let a NEST without MPI start on each rank.
-
-    NEST built without MPI exits at import when it sees an MPI launcher (``PMIX_RANK`` or
-    ``PMI_RANK`` with more than one process), to protect users who expected a distributed run.
-    A sweep wants exactly one independent kernel per rank, so the launcher variables are
-    removed from this process's environment; MPI itself was initialised by mpi4py already and
-    does not read them again.
-    """
-    import os
-
-    for name in ("PMIX_RANK", "PMI_RANK"):
-        os.environ.pop(name, None)
-
-
-def refuse_distributed_nest() -> None:
-    """Sweeps need one independent NEST per rank: refuse an MPI-enabled NEST under mpirun."""
-    from mpi4py import MPI
-
-    if MPI.COMM_WORLD.Get_size() == 1:
-        return
-    import importlib.util
-
-    if importlib.util.find_spec("nest") is None:
-        return
-    from salpynn.build import find_nest
-
-    if find_nest().have_mpi:
-        raise ConfigError(
-            "this NEST is built with MPI and would spread every run over all ranks; run sweeps "
-            "with the NEST without MPI (.venv/bin/salpynn sweep ...)"
-        )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``salpynn sweep <file> [--out DIR] [--no-progress]``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="salpynn sweep", description=__doc__.splitlines()[0])
-    parser.add_argument("file", type=Path)
-    parser.add_argument("--out", type=Path, help="result folder (overrides the file)")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    from mpi4py import MPI
-
-    rank = MPI.COMM_WORLD.Get_rank()
-    try:
-        spec = load_sweep(args.file)
-        if args.out:
-            spec.out = args.out
-        spec.runs()  # validate every run before anything starts
-    except (ConfigError, OSError, ValueError) as err:
-        if rank == 0:
-            print(f"salpynn sweep: error: {err}", file=sys.stderr)
-        return 2
-    rows, failed = run_sweep(spec, progress=not args.no_progress)
-    if rank == 0:
-        done = sum(r["status"] == "done" for r in rows)
-        print(f"sweep: {done} done, {failed} failed; table {spec.out / 'summary.csv'}")
-    return 1 if failed else 0

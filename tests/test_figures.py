@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
-from salpynn.experiments.figures import drift_field
 from salpynn.experiments.two_neuron import TwoNeuronConfig
+from salpynn.experiments.two_neuron_figures import drift_field
 
 
 class TestDriftField:
@@ -28,7 +28,7 @@ class TestDriftField:
         # pairs; at ~25 Hz per neuron that bounds one estimate's standard error by
         # eta * sqrt(2 * 25 * T) / T.  Two estimates differ by < 4 sqrt(2) of that.
         seconds = self.DURATION / 1000
-        se = config.eta * math.sqrt(2 * 25 * seconds) / seconds
+        se = config.rule.eta * math.sqrt(2 * 25 * seconds) / seconds
         assert abs(field.drift_12[0, 1] - field.drift_21[1, 0]) < 4 * math.sqrt(2) * se
         assert abs(field.drift_21[0, 1] - field.drift_12[1, 0]) < 4 * math.sqrt(2) * se
         # On the diagonal the expected drift vanishes.

@@ -57,7 +57,7 @@ class TestRankInvariance:
             "--set",
             "n_reports=2",
             "--set",
-            "eta=0.01",
+            "rule.eta=0.01",
         ]
         one = mpirun(1, *common, "--set", "threads=2", "--out", str(tmp_path / "1x2"))
         two = mpirun(2, *common, "--set", "threads=1", "--out", str(tmp_path / "2x1"))

@@ -14,15 +14,16 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from salpynn.analysis.alignment import asymmetry_variance
 from salpynn.config import ConfigError
 from salpynn.experiments.sampling import (
     SamplingConfig,
-    asymmetries,
     coactivation_from_spikes,
     model_term,
     seed_setup,
@@ -158,7 +159,9 @@ class TestTargets:
         # Synaptic noise: W0 = sigma * xi, so E[Var(W_ij - W_ji)] = 2 sigma^2; over 200 seeds
         # of 21 pairs the mean of the per-seed variances has a relative spread < 2 %.
         config = SamplingConfig(noise="synaptic", sigma=0.5, clip=100.0)
-        asym = asymmetries(np.stack([seed_setup(config, s).w_initial for s in range(1, 201)]))
+        asym = asymmetry_variance(
+            np.stack([seed_setup(config, s).w_initial for s in range(1, 201)])
+        )
         assert abs(asym.mean() * 21 / 20 - 2 * 0.5**2) < 0.05 * 2 * 0.5**2
         plastic = seed_setup(SamplingConfig(noise="plasticity", sigma=0.8), 1)
         for gain in (plastic.gain_causal, plastic.gain_anticausal):
@@ -178,6 +181,10 @@ class TestValidation:
             ("noise", "thermal", "noise"),
             ("tau_ref", 5.05, "whole number of time steps"),
             ("validate_every", 10**9, "validate_every"),
+            ("rule.eta", 0.1, "rule.eta is derived from lr_sal"),
+            ("rule.w_max", 3.0, "rule.w_max is clip"),
+            ("rule.window", "box", "rule.window"),
+            ("rule.dendritic_delay", 0.5, r"rule.dendritic_delay must be -1 .* in \[0, delay\]"),
         ],
     )
     def test_bad_values_are_named(self, key, value, words):
@@ -185,6 +192,18 @@ class TestValidation:
 
         with pytest.raises(ConfigError, match=words):
             apply_overrides(SamplingConfig(), {key: value}).validate()
+
+    def test_dendritic_delay_default_follows_the_backend(self):
+        # none: spike-time lags (0) where the backend can, the whole delay on Brian2 with a
+        # one-step delay; an explicit value is used as it is.
+        assert SamplingConfig().sal_rule().dendritic_delay == 0.0
+        assert SamplingConfig(backend="brian2").sal_rule().dendritic_delay == -1.0
+        assert SamplingConfig(backend="brian2", delay=0.2).sal_rule().dendritic_delay == 0.0
+        with pytest.raises(ConfigError, match="brian2"):
+            apply = SamplingConfig(backend="brian2").rule
+            SamplingConfig(backend="brian2", rule=replace(apply, dendritic_delay=0.0)).validate()
+        rule = SamplingConfig(lr_sal=0.5, sleep_tau=100).sal_rule()
+        assert rule.eta == pytest.approx(0.5 * 5.0 / 500.0) and rule.w_max == 2.0
 
     def test_command_line_rejects_before_running(self, tmp_path):
         start = time.perf_counter()

@@ -88,7 +88,7 @@ class TestSerialSweep:
         [
             ({"experiment": "three-neuron"}, "experiment"),
             ({"grid": {"seed": []}}, "grid.seed"),
-            ({"grid": {"eta": [2.0]}}, "eta"),
+            ({"grid": {"rule.eta": [2.0]}}, "rule.eta"),
             ({"grid": {"colour": ["red"]}}, "colour"),
             ({"extra": 1}, "unknown sweep keys"),
         ],
@@ -98,8 +98,8 @@ class TestSerialSweep:
             sweep.load_sweep(write_spec(tmp_path, **changes)).runs()
 
     def test_cli_reports_bad_file(self, tmp_path):
-        proc = run_cli([str(write_spec(tmp_path, grid={"eta": [-1.0]}))])
-        assert proc.returncode == 2 and "eta" in proc.stderr
+        proc = run_cli([str(write_spec(tmp_path, grid={"rule.eta": [-1.0]}))])
+        assert proc.returncode == 2 and "rule.eta" in proc.stderr
         assert not (tmp_path / "out").exists()
 
 

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from salpynn.experiments.two_neuron import TwoNeuronConfig, run_two_neuron
-from salpynn.rule import weight_trajectory
+from salpynn.experiments.two_neuron import TwoNeuronConfig, simulate
+from salpynn.rule import RuleConfig, weight_trajectory
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +19,14 @@ def fine_run():
     # of order delay / tau (the dendritic delay shifts the two synapses' lags in the same
     # direction), so a small delay makes the conservation test sharp.
     config = TwoNeuronConfig(
-        duration=60_000.0, eta=0.008, resolution=0.01, delay=0.01, n_reports=6, seed=7
+        duration=60_000.0,
+        rule=RuleConfig(eta=0.008),
+        resolution=0.01,
+        delay=0.01,
+        n_reports=6,
+        seed=7,
     )
-    return run_two_neuron(config, progress=False, echo=False)
+    return simulate(config, progress=False)
 
 
 class TestTwoNeuronSystem:
@@ -41,21 +46,23 @@ class TestTwoNeuronSystem:
         c = fine_run.config
         s1, s2 = fine_run.spikes
         # w_12 is 2 -> 1: presynaptic neuron 2, postsynaptic neuron 1.
-        ref_12 = weight_trajectory(s2, s1, c.w_12, c.rule(True), delay=c.delay).at_pre[-1]
-        ref_21 = weight_trajectory(s1, s2, c.w_21, c.rule(True), delay=c.delay).at_pre[-1]
+        ref_12 = weight_trajectory(s2, s1, c.w_12, c.sal_rule(), delay=c.delay).at_pre[-1]
+        ref_21 = weight_trajectory(s1, s2, c.w_21, c.sal_rule(), delay=c.delay).at_pre[-1]
         assert fine_run.w_12[-1] == pytest.approx(ref_12, rel=1e-9)
         assert fine_run.w_21[-1] == pytest.approx(ref_21, rel=1e-9)
 
     def test_frozen_weight_is_tracked(self):
-        config = TwoNeuronConfig(duration=60_000.0, eta=0.01, plastic="w_21", n_reports=4, seed=3)
-        run = run_two_neuron(config, progress=False, echo=False)
+        config = TwoNeuronConfig(
+            duration=60_000.0, rule=RuleConfig(eta=0.01), plastic="w_21", n_reports=4, seed=3
+        )
+        run = simulate(config, progress=False)
         assert np.all(run.w_12 == 1.5)
         assert abs(run.w_21[-1] - 1.5) < 0.3 * 1.0
 
     def test_same_seed_same_result(self):
         config = TwoNeuronConfig(duration=5_000.0, n_reports=2, seed=99)
-        a = run_two_neuron(config, progress=False, echo=False)
-        b = run_two_neuron(config, progress=False, echo=False)
+        a = simulate(config, progress=False)
+        b = simulate(config, progress=False)
         np.testing.assert_array_equal(a.w_12, b.w_12)
         np.testing.assert_array_equal(a.spikes[0], b.spikes[0])
 
@@ -94,7 +101,12 @@ class TestCommandLine:
     @pytest.mark.parametrize(
         ("override", "name"),
         [
-            ("eta=-1", "eta"),
+            ("rule.eta=-1", "rule.eta"),
+            ("rule.window=box", "rule.window"),
+            ("rule.dendritic_delay=-0.5", "rule.dendritic_delay"),
+            ("rule.dendritic_delay=0.5", "rule.dendritic_delay"),
+            ("rule.bogus=1", "rule.bogus"),
+            ("rule=1", "rule"),
             ("tau_ref=0", "tau_ref"),
             ("plastic=all", "plastic"),
             ("bogus=1", "bogus"),
@@ -124,7 +136,7 @@ class TestStateRecording:
         from salpynn.experiments.two_neuron import write_outputs
 
         config = TwoNeuronConfig(duration=5_000.0, n_reports=1, record_states=True, seed=4)
-        write_outputs(run_two_neuron(config, progress=False, echo=False), tmp_path)
+        write_outputs(simulate(config, progress=False), tmp_path)
         rec = load_recording(tmp_path)
         signals = {sig.name: sig for sig in rec.analogsignals}
         z = np.asarray(signals["z"].magnitude)

@@ -239,31 +239,46 @@ def layer_alignment(
     ]
 
 
-def asymmetry_variance(weights: ArrayLike) -> float:
-    """``Var(W_ij - W_ji)`` over the upper triangle ``i < j`` of a recurrent matrix.
+def asymmetry_variance(
+    weights: ArrayLike, mask: ArrayLike | None = None
+) -> float | NDArray[np.float64]:
+    """``Var(W_ij - W_ji)`` over the pairs ``i < j`` of a recurrent matrix or a stack of them.
 
     Parameters
     ----------
     weights : array_like
-        Square matrix with at least two neurons.
+        Square matrix ``(N, N)`` with ``N >= 2``, or a stack ``(..., N, N)``.
+    mask : array_like, optional
+        ``(N, N)`` booleans; only pairs with ``mask[i, j]`` (``i < j``) count, e.g. the
+        reciprocally connected ones.  No such pair gives NaN.
 
     Returns
     -------
-    float
-        0 for a symmetric matrix.
+    float or numpy.ndarray
+        A float for one matrix (0 if it is symmetric), an array of shape ``(...)`` for a stack.
 
     Raises
     ------
     ValueError
-        If the matrix is not square or has fewer than two rows.
+        If the matrices are not square or have fewer than two rows.
 
     Examples
     --------
     >>> round(asymmetry_variance([[0.0, 1.0, 2.0], [0.0, 0.0, 1.0], [2.0, 0.0, 0.0]]), 6)
     0.222222
+    >>> asymmetry_variance(np.zeros((4, 3, 3))).tolist()
+    [0.0, 0.0, 0.0, 0.0]
     """
     w = np.asarray(weights, dtype=float)
-    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] < 2:
-        raise ValueError(f"weights must be a square matrix with N >= 2, got shape {w.shape}")
-    rows, cols = np.triu_indices(w.shape[0], k=1)
-    return float(np.var(w[rows, cols] - w[cols, rows]))
+    if w.ndim < 2 or w.shape[-1] != w.shape[-2] or w.shape[-1] < 2:
+        raise ValueError(f"weights must be square matrices with N >= 2, got shape {w.shape}")
+    rows, cols = np.triu_indices(w.shape[-1], k=1)
+    differences = w[..., rows, cols] - w[..., cols, rows]
+    if mask is not None:
+        keep = np.asarray(mask, dtype=bool)[rows, cols]
+        if not keep.any():
+            return float("nan") if w.ndim == 2 else np.full(w.shape[:-2], np.nan)
+        differences = differences[..., keep]
+    if w.ndim == 2:
+        return float(np.var(differences))
+    return np.var(differences, axis=-1)

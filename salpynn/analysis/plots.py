@@ -8,7 +8,9 @@ run never leaves half a PNG.  Every function returns the path it wrote.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import quantities as pq
@@ -25,11 +27,27 @@ __all__ = [
     "plot_asymmetry",
     "plot_distributions",
     "plot_stdd",
+    "pyplot",
+    "save_png",
 ]
 
 
-def _save(fig: Figure, path: str | os.PathLike) -> Path:
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend (no display needed), for figures that use it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """Write ``fig`` as a PNG atomically and release it (also from pyplot if it is there)."""
+    written = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close(fig)
+    return written
 
 
 def _ms(lags: pq.Quantity | ArrayLike) -> np.ndarray:
@@ -92,7 +110,7 @@ def plot_stdd(
         twin.axhline(0.0, color="tab:red", lw=0.5, ls=":")
         twin.set_ylabel("window K(dt)", color="tab:red")
     ax.set_title(title or "spike-timing-difference distribution")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_alignment_scatter(
@@ -137,7 +155,7 @@ def plot_alignment_scatter(
     ax.set_xlabel("forward weight W")
     ax.set_ylabel("feedback weight B (forward orientation)")
     ax.set_title(f"{title + ', ' if title else ''}angle {angle:.1f}°")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_distributions(
@@ -192,7 +210,7 @@ def plot_distributions(
     kl_text = f", $D_{{KL}}$ = {kl:.4f}" if kl is not None else ""
     ax.set_title(f"target vs sampled{subset}{kl_text}")
     ax.legend(frameon=False)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_asymmetry(
@@ -241,4 +259,4 @@ def plot_asymmetry(
     ax.set_xlabel(r"true asymmetry $W_{kj} - W_{jk}$")
     ax.set_ylabel(r"predicted drift $D_{kj} - D_{jk}$ (1/s)")
     ax.set_title(f"asymmetry from spikes, r = {r:.3f}")
-    return _save(fig, path)
+    return save_png(fig, path)

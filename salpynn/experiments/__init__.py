@@ -1,29 +1,62 @@
-"""Runnable experiments behind ``salpynn run <name>``."""
+"""The experiments, one module each, and the registry that ``salpynn run|sweep|plot`` use.
+
+An experiment module defines a configuration dataclass (fields declared with
+:func:`salpynn.config.param`, a ``validate()`` method that raises
+:class:`~salpynn.config.ConfigError`) and ``EXPERIMENT = Experiment(...)``.  Adding an experiment
+is adding such a module and one line to :data:`REGISTRY`.
+"""
 
 from __future__ import annotations
 
-import os
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["launcher_rank_size", "report_steps"]
+__all__ = ["REGISTRY", "Experiment", "get", "names", "report_steps"]
+
+#: Experiment name -> module defining ``EXPERIMENT`` (imported when used).
+REGISTRY: dict[str, str] = {
+    "two-neuron": "salpynn.experiments.two_neuron",
+    "recurrent": "salpynn.experiments.recurrent",
+    "sampling": "salpynn.experiments.sampling",
+}
 
 
-def launcher_rank_size() -> tuple[int, int]:
-    """``(rank, size)`` of this process from the MPI launcher's environment (``(0, 1)``
-    without ``mpirun``).
+@dataclass(frozen=True)
+class Experiment:
+    """What the command line, sweeps and figures need to know about an experiment.
 
-    Reading the environment instead of importing mpi4py keeps single-process runs from
-    initialising MPI (OpenMPI dislikes ``mpirun`` started from such a process).
+    ``run(config, out, progress)`` validates, simulates and writes the run folder ``out``
+    (on MPI rank 0) and returns the summary that it wrote to ``out/summary.json`` (``None`` on
+    other ranks).  ``figures(runs, out, **options)`` draws figures from finished runs (pairs of
+    folder and summary) into ``out`` and returns the paths.  ``announce(config, out)`` and
+    ``report(summary)`` are the lines the command line prints before and after a run.
     """
-    for rank_name, size_name in (
-        ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
-        ("PMIX_RANK", "PMIX_SIZE"),
-        ("PMI_RANK", "PMI_SIZE"),
-    ):
-        if rank_name in os.environ:
-            return int(os.environ[rank_name]), int(os.environ.get(size_name, "1"))
-    return 0, 1
+
+    name: str
+    description: str
+    config: type
+    run: Callable[[Any, Path, bool], dict[str, Any] | None]
+    outputs: Sequence[str] = ()
+    figures: Callable[..., list[Path]] | None = None
+    announce: Callable[[Any, Path], str] | None = None
+    report: Callable[[dict[str, Any]], list[str]] | None = None
+
+
+def get(name: str) -> Experiment:
+    """The registered experiment ``name``; :class:`ValueError` lists the known ones."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown experiment {name!r}; known: {', '.join(REGISTRY)}")
+    return importlib.import_module(REGISTRY[name]).EXPERIMENT
+
+
+def names() -> list[str]:
+    """Registered experiment names, in registry order."""
+    return list(REGISTRY)
 
 
 def report_steps(duration: float, resolution: float, n_reports: int) -> np.ndarray:

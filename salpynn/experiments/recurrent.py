@@ -12,7 +12,6 @@ which alone prints the progress bar and writes the results.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from salpynn.config import check_choices, check_range
-from salpynn.experiments import report_steps
-from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
-from salpynn.rule import PairRule
+from salpynn.analysis.alignment import asymmetry_variance
+from salpynn.config import check_choices, check_range, param
+from salpynn.experiments import Experiment, report_steps
+from salpynn.results import atomic_write_json, atomic_write_npz, run_record
+from salpynn.rule import PairRule, RuleConfig
 
-__all__ = ["RecurrentConfig", "initial_network", "run_recurrent"]
+__all__ = ["EXPERIMENT", "RecurrentConfig", "initial_network", "run"]
 
 #: Largest weight matrix (entries) written into recording.nix; larger ones only to weights.npz.
 MAX_NIX_MATRIX_ENTRIES = 2500
@@ -33,26 +33,24 @@ MAX_NIX_MATRIX_ENTRIES = 2500
 
 @dataclass(frozen=True)
 class RecurrentConfig:
-    """Parameters (times in ms)."""
+    """A recurrent SAL network from asymmetric initial weights."""
 
-    n: int = 20
-    connectivity: float = 1.0  # probability of each directed connection (pairs kept reciprocal)
-    w_sigma: float = 0.5  # spread of the symmetric part
-    asymmetry_sigma: float = 0.5  # spread of the asymmetric perturbation
-    b_low: float = -1.5
-    b_high: float = -0.5
-    tau_ref: float = 10.0
-    escape: Literal["exp", "logistic"] = "logistic"
-    eta: float = 0.005
-    window: Literal["exp", "triangular"] = "exp"
-    pairing: Literal["nearest", "all"] = "nearest"
-    duration: float = 100_000.0
-    n_reports: int = 10
-    backend: Literal["nest", "brian2"] = "nest"
-    resolution: float = 0.1
-    delay: float = 0.1
-    threads: int = 1  # NEST threads per MPI rank
-    seed: int = 1
+    n: int = param(20, "", "neurons")
+    connectivity: float = param(1.0, "", "probability of each pair (kept reciprocal)")
+    w_sigma: float = param(0.5, "", "spread of the symmetric part of W")
+    asymmetry_sigma: float = param(0.5, "", "spread of the asymmetric perturbation")
+    b_low: float = param(-1.5, "", "biases ~ U(b_low, b_high)")
+    b_high: float = param(-0.5, "", "biases ~ U(b_low, b_high)")
+    tau_ref: float = param(10.0, "ms", "refractory time = PSP duration = SAL window width")
+    escape: Literal["exp", "logistic"] = param("logistic", "", "escape noise of the neurons")
+    rule: RuleConfig = param(default_factory=lambda: RuleConfig(eta=0.005))
+    duration: float = param(100_000.0, "ms", "model time")
+    n_reports: int = param(10, "", "weight read-outs")
+    backend: Literal["nest", "brian2"] = param("nest", "", "PyNN simulator")
+    resolution: float = param(0.1, "ms", "time step")
+    delay: float = param(0.1, "ms", "synaptic delay")
+    threads: int = param(1, "", "NEST threads per MPI rank")
+    seed: int = param(1, "", "seed of the initial network and the simulator")
 
     def validate(self) -> None:
         check_range("n", self.n, 2, 100_000)
@@ -62,7 +60,7 @@ class RecurrentConfig:
         check_range("b_low", self.b_low, -20.0, self.b_high)
         check_range("b_high", self.b_high, self.b_low, 20.0)
         check_range("tau_ref", self.tau_ref, 0.0, 1000.0, low_open=True)
-        check_range("eta", self.eta, 0.0, 1.0)
+        check_range("rule.eta", self.rule.eta, 0.0, 1.0)
         check_range("duration", self.duration, self.resolution, 1e9)
         check_range("n_reports", self.n_reports, 1, 10_000)
         check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
@@ -70,12 +68,12 @@ class RecurrentConfig:
         check_range("threads", self.threads, 1, 256)
         check_range("seed", self.seed, 1, 2**31 - 1)
         check_choices(self)
-        self.rule()
+        self.rule.check_delays(self.delay, self.resolution, self.backend)
+        self.sal_rule()
 
-    def rule(self) -> PairRule:
-        return PairRule.sal(
-            tau=self.tau_ref, eta=self.eta, window=self.window, pairing=self.pairing
-        )
+    def sal_rule(self) -> PairRule:
+        """The SAL rule of the recurrent synapses (time constants ``tau_ref`` unless set)."""
+        return self.rule.resolve(self.tau_ref)
 
 
 def initial_network(config: RecurrentConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -91,20 +89,14 @@ def initial_network(config: RecurrentConfig) -> tuple[np.ndarray, np.ndarray, np
     return w, b, mask
 
 
-def reciprocal_asymmetry(w: np.ndarray, mask: np.ndarray) -> float:
-    """``Var(W_ij - W_ji)`` over reciprocally connected pairs ``i < j``."""
-    iu = np.triu_indices_from(w, 1)
-    connected = mask[iu]
-    return float(np.var((w - w.T)[iu][connected])) if connected.any() else float("nan")
-
-
-def run_recurrent(config: RecurrentConfig, out: Path, progress: bool = True) -> dict[str, Any]:
+def run(config: RecurrentConfig, out: Path, progress: bool = True) -> dict[str, Any] | None:
     """Run on the current ranks; rank 0 writes ``summary.json``, ``weights.npz``,
-    ``recording.nix`` and ``weights.png`` into ``out`` and returns the summary."""
+    ``recording.nix`` and ``weights.png`` into ``out`` and returns the summary (other ranks
+    return ``None``)."""
     config.validate()
     from tqdm import tqdm
 
-    from networks.sampling import SamplingNetwork, SamplingNetworkParameters
+    from salpynn.networks.sampling import SamplingNetwork, SamplingNetworkParameters
     from salpynn.pynn import load_backend
 
     w0, b, mask = initial_network(config)
@@ -118,14 +110,14 @@ def run_recurrent(config: RecurrentConfig, out: Path, progress: bool = True) -> 
         tau_ref=config.tau_ref,
         escape=config.escape,
         delay=config.delay,
-        rule=config.rule(),
+        rule=config.sal_rule(),
         mask=mask,
     )
     start = time.perf_counter()
     network = SamplingNetwork(backend, params).build()
     build_time = time.perf_counter() - start
     bounds = report_steps(config.duration, config.resolution, config.n_reports)
-    asymmetry = [reciprocal_asymmetry(w0, mask)]
+    asymmetry = [asymmetry_variance(w0, mask)]
     start = time.perf_counter()
     with tqdm(
         total=config.n_reports,
@@ -137,7 +129,7 @@ def run_recurrent(config: RecurrentConfig, out: Path, progress: bool = True) -> 
         for i in range(config.n_reports):
             network.run((bounds[i + 1] - bounds[i]) * config.resolution)
             w_final = network.weights()
-            asymmetry.append(reciprocal_asymmetry(w_final, mask))
+            asymmetry.append(asymmetry_variance(w_final, mask))
             bar.set_postfix(asymmetry=f"{asymmetry[-1]:.4f}")
             bar.update()
     sim_time = time.perf_counter() - start
@@ -155,13 +147,11 @@ def run_recurrent(config: RecurrentConfig, out: Path, progress: bool = True) -> 
         "n_connections": int(mask.sum()),
         "build_time_s": round(build_time, 3),
         "simulation_time_s": round(sim_time, 3),
-        "seed": config.seed,
-        "config": dataclasses.asdict(config),
-        "config_hash": config_hash(dataclasses.asdict(config)),
-        "provenance": provenance(),
+        **run_record(config),
     }
-    if rank == 0:
-        _write(out, config, summary, w0, w_final, b, mask, spikes)
+    if rank != 0:  # under mpirun only rank 0 writes
+        return None
+    _write(out, config, summary, w0, w_final, b, mask, spikes)
     return summary
 
 
@@ -179,18 +169,14 @@ def _write(
 
     out.mkdir(parents=True, exist_ok=True)
 
-    def save_npz(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                W_initial=w0,
-                W_final=w_final,
-                b=b,
-                mask=mask,
-                **{f"spikes_{i}": s for i, s in enumerate(spikes)},
-            )
-
-    atomic_write(out / "weights.npz", save_npz)
+    atomic_write_npz(
+        out / "weights.npz",
+        W_initial=w0,
+        W_final=w_final,
+        b=b,
+        mask=mask,
+        **{f"spikes_{i}": s for i, s in enumerate(spikes)},
+    )
     # Neo's NIX writer stores every channel of a signal as its own data array, which takes
     # minutes for a few thousand entries: weights and biases go into the NIX file only for
     # small networks; weights.npz always has them.
@@ -203,7 +189,7 @@ def _write(
         spikes,
         t_start=0.0,
         t_stop=config.duration,
-        config={"experiment": "recurrent", **dataclasses.asdict(config)},
+        config={"experiment": "recurrent", **run_record(config)["config"]},
         seeds={"seed": config.seed},
         weights=weights,
         biases=biases,
@@ -218,22 +204,38 @@ def _write(
 
 
 def _plot(path: Path, w0: np.ndarray, w_final: np.ndarray, mask: np.ndarray) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from salpynn.analysis.plots import pyplot, save_png
 
     iu = np.triu_indices_from(w0, 1)
     keep = mask[iu]
-    fig, axes = plt.subplots(
+    fig, axes = pyplot().subplots(
         1, 2, figsize=(7, 3.4), sharex=True, sharey=True, constrained_layout=True
     )
     for ax, w, title in ((axes[0], w0, "initial"), (axes[1], w_final, "after SAL")):
         ax.scatter(w[iu][keep], w.T[iu][keep], s=6, alpha=0.6)
         lim = np.abs(np.concatenate([w0[iu][keep], w_final[iu][keep]])).max() * 1.05
         ax.plot([-lim, lim], [-lim, lim], color="0.5", lw=0.8)
-        ax.set_title(f"{title}: Var(W_ij - W_ji) = {reciprocal_asymmetry(w, mask):.4f}", fontsize=9)
+        ax.set_title(f"{title}: Var(W_ij - W_ji) = {asymmetry_variance(w, mask):.4f}", fontsize=9)
         ax.set_xlabel("$W_{ij}$")
     axes[0].set_ylabel("$W_{ji}$")
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
+
+
+def _report(summary: dict[str, Any]) -> list[str]:
+    return [
+        f"recurrent: {summary['config']['n']} neurons on {summary['ranks']} rank(s) x "
+        f"{summary['threads_per_rank']} thread(s): Var(W_ij - W_ji) "
+        f"{summary['asymmetry_initial']:.4f} -> {summary['asymmetry_final']:.4f}; "
+        f"simulation {summary['simulation_time_s']:.1f} s"
+    ]
+
+
+EXPERIMENT = Experiment(
+    name="recurrent",
+    description="a recurrent sampling network whose reciprocal weights SAL makes symmetric "
+    "(one network over MPI ranks with .venv-mpi)",
+    config=RecurrentConfig,
+    run=run,
+    outputs=("summary.json", "weights.npz", "recording.nix", "weights.png"),
+    report=_report,
+)

@@ -47,68 +47,76 @@ checkpoint with exactly the results an uninterrupted run would have produced.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from salpynn.config import ConfigError, check_choices, check_range
-from salpynn.experiments import launcher_rank_size
-from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
+from salpynn import mpi
+from salpynn.analysis.alignment import asymmetry_variance
+from salpynn.config import ConfigError, check_choices, check_range, param
+from salpynn.experiments import Experiment
+from salpynn.results import atomic_write, atomic_write_json, atomic_write_npz, run_record
+from salpynn.rule import PairRule, RuleConfig
 
 __all__ = [
+    "EXPERIMENT",
     "SamplingConfig",
     "SeedSetup",
     "coactivation_from_spikes",
     "model_term",
-    "run_sampling",
+    "run",
     "seed_setup",
 ]
 
+if TYPE_CHECKING:
+    from salpynn.networks.sampling import SamplingBatch
+
 FloatArray = NDArray[np.float64]
+
+
+def _sampling_rule() -> RuleConfig:
+    # Triangular window of width tau_ref, where nearest and all-to-all pairing coincide
+    # (refractoriness allows one spike per neuron per tau_ref).  eta, w_min, w_max and (by
+    # default) dendritic_delay are derived from the experiment's parameters.
+    return RuleConfig(eta=None, window="triangular", w_min=None, w_max=None, dendritic_delay=None)
 
 
 @dataclass(frozen=True)
 class SamplingConfig:
     """Parameters; defaults are the paper's (times in ms, ``tau_ref`` = 50 steps of 0.1 ms)."""
 
-    n: int = 7
-    noise: Literal["none", "synaptic", "plasticity"] = "synaptic"
-    sigma: float = 0.8  # noise level (std of xi)
-    sal: bool = True  # SAL in the recurrent synapses during sleep
-    kolen_pollack: bool = False  # Kolen-Pollack weight decay baseline
-    kp_decay: float = 1e-4  # fraction of W removed per iteration when kolen_pollack
-    iterations: int = 20_000
-    lr: float = 0.01  # wake-sleep learning rate (weights and biases)
-    lr_sal: float = 0.01  # SAL rate, normalised like the wake-sleep term (see sal_eta)
-    sleep_tau: float = 1000.0  # sleep phase in units of tau_ref
-    validate_every: int = 500  # iterations between validations (and checkpoints)
-    validation_factor: float = 100.0  # validation sleep = factor x training sleep
-    tau_ref: float = 5.0  # ms; tau_syn = tau_ref
-    resolution: float = 0.1  # ms
-    delay: float = 0.1  # ms
-    escape: Literal["exp", "logistic"] = "logistic"
-    # SAL window: triangular of width tau_ref, where nearest and all-to-all pairing coincide
-    # (refractoriness allows one spike per neuron per tau_ref); see the module docstring.
-    window: Literal["exp", "triangular"] = "triangular"
-    pairing: Literal["nearest", "all"] = "nearest"
-    # Lags of the SAL rule: "spikes" = between spike times (dendritic_delay 0), which keeps
-    # W_ij + W_ji exactly; "dendritic" = NEST's convention t_post + delay - t_pre, which adds
-    # a Hebbian-like O(lr_sal * delay / tau_ref) term; "auto" = "spikes" where the backend can
-    # (NEST), "dendritic" on Brian2 with delay = one step.
-    sal_lags: Literal["auto", "spikes", "dendritic"] = "auto"
-    clip: float = 2.0  # |W|, |b| <= clip
-    target_range: float = 1.0  # W*, b* ~ U(-target_range, target_range)
-    seeds: int = 20  # number of seeds: seed, seed + 1, ...
-    seed: int = 1
-    batch: int = 10  # networks simulated together in one kernel
-    backend: Literal["nest", "brian2"] = "nest"
+    n: int = param(7, "", "neurons per network")
+    noise: Literal["none", "synaptic", "plasticity"] = param("synaptic", "", "noise scenario")
+    sigma: float = param(0.8, "", "noise level (std of xi)")
+    sal: bool = param(True, "", "SAL in the recurrent synapses during sleep")
+    kolen_pollack: bool = param(False, "", "Kolen-Pollack weight decay baseline")
+    kp_decay: float = param(1e-4, "1/iteration", "fraction of W removed per iteration (KP)")
+    iterations: int = param(20_000, "", "wake-sleep iterations")
+    lr: float = param(0.01, "", "wake-sleep learning rate (weights and biases)")
+    lr_sal: float = param(0.01, "", "SAL rate per iteration; rule.eta = lr_sal tau_ref / sleep")
+    sleep_tau: float = param(1000.0, "tau_ref", "sleep phase length")
+    validate_every: int = param(500, "", "iterations between validations and checkpoints")
+    validation_factor: float = param(100.0, "", "validation sleep = factor x training sleep")
+    tau_ref: float = param(5.0, "ms", "refractory time = PSP duration = SAL window width")
+    resolution: float = param(0.1, "ms", "time step")
+    delay: float = param(0.1, "ms", "synaptic delay")
+    escape: Literal["exp", "logistic"] = param("logistic", "", "escape noise of the neurons")
+    # rule.dendritic_delay none ("auto"): 0 (lags between spike times, which keeps W_ij + W_ji
+    # exactly) where the backend can (NEST; Brian2 with delay >= 2 steps), else -1 (NEST's
+    # t_post + delay - t_pre, which adds a Hebbian-like O(lr_sal delay / tau_ref) term).
+    rule: RuleConfig = param(default_factory=_sampling_rule)
+    clip: float = param(2.0, "", "|W|, |b| <= clip (also the synapses' bounds)")
+    target_range: float = param(1.0, "", "W*, b* ~ U(-target_range, target_range)")
+    seeds: int = param(20, "", "number of seeds: seed, seed + 1, ...")
+    seed: int = param(1, "", "first seed")
+    batch: int = param(10, "", "networks simulated together in one kernel")
+    backend: Literal["nest", "brian2"] = param("nest", "", "PyNN simulator")
 
     def validate(self) -> None:
         check_range("n", self.n, 2, 12)
@@ -129,21 +137,32 @@ class SamplingConfig:
         check_range("seed", self.seed, 1, 2**31 - 1 - self.seeds)
         check_range("batch", self.batch, 1, 10_000)
         check_choices(self)
-        if (
-            self.backend == "brian2"
-            and self.sal_lags == "spikes"
-            and self.delay < 2 * self.resolution
-        ):
-            raise ConfigError(
-                "sal_lags='spikes' needs delay >= 2 * resolution on the brian2 backend "
-                f"(got delay {self.delay} ms); use sal_lags='auto' or 'dendritic'"
-            )
+        self.rule.refuse(
+            {
+                "eta": "derived from lr_sal (lr_sal * tau_ref / sleep) in this experiment",
+                "w_min": "-clip in this experiment",
+                "w_max": "clip in this experiment",
+            }
+        )
+        self.rule.check_delays(self.delay, self.resolution, self.backend)
         steps = self.tau_ref / self.resolution
         if abs(steps - round(steps)) > 1e-9:
             raise ConfigError(
                 f"tau_ref ({self.tau_ref} ms) must be a whole number of time steps "
                 f"(resolution {self.resolution} ms)"
             )
+        self.sal_rule()
+
+    def sal_rule(self) -> PairRule:
+        """The rule of the recurrent synapses: ``rule`` with ``eta =`` :attr:`sal_eta`, bounds
+        ``+-clip`` and :attr:`dendritic_delay`."""
+        return self.rule.resolve(
+            self.tau_ref,
+            eta=self.sal_eta,
+            w_min=-self.clip,
+            w_max=self.clip,
+            dendritic_delay=self.dendritic_delay,
+        )
 
     @property
     def sleep(self) -> float:
@@ -162,12 +181,11 @@ class SamplingConfig:
 
     @property
     def dendritic_delay(self) -> float:
-        """``sal_synapse``'s ``dendritic_delay`` for ``sal_lags`` (-1: the whole delay)."""
-        lags = self.sal_lags
-        if lags == "auto":
-            spikes_ok = self.backend == "nest" or self.delay >= 2 * self.resolution
-            lags = "spikes" if spikes_ok else "dendritic"
-        return 0.0 if lags == "spikes" else -1.0
+        """``rule.dendritic_delay``, or with ``none`` 0 where the backend allows it, else -1."""
+        if self.rule.dendritic_delay is not None:
+            return self.rule.dendritic_delay
+        spikes_ok = self.backend == "nest" or self.delay >= 2 * self.resolution
+        return 0.0 if spikes_ok else -1.0
 
     def seed_list(self) -> list[int]:
         return list(range(self.seed, self.seed + self.seeds))
@@ -219,11 +237,11 @@ def seed_setup(config: SamplingConfig, seed: int) -> SeedSetup:
 
 def target_statistics(setup: SeedSetup) -> tuple[FloatArray, FloatArray, FloatArray]:
     """``(p(z), <z_i z_j>, <z_i>)`` of the target Boltzmann machine, exactly."""
-    from salpynn.analysis.states import all_states, boltzmann_distribution
+    from salpynn.analysis.states import boltzmann_distribution, distribution_moments
 
     p = boltzmann_distribution(setup.w_target, setup.b_target)
-    z = all_states(setup.b_target.size).astype(float)
-    return p, (z * p[:, None]).T @ z, p @ z
+    marginals, coactivation = distribution_moments(p)
+    return p, coactivation, marginals
 
 
 def coactivation_from_spikes(
@@ -273,12 +291,6 @@ def model_term(
     return gain_causal * first.transpose(0, 2, 1) + gain_anticausal * first
 
 
-def asymmetries(w: FloatArray) -> FloatArray:
-    """``Var(W_ij - W_ji)`` over ``i < j`` for each matrix of a stack ``(replicas, n, n)``."""
-    rows, cols = np.triu_indices(w.shape[-1], 1)
-    return np.var(w[:, rows, cols] - w[:, cols, rows], axis=1)
-
-
 def state_counts(
     times: FloatArray,
     senders: NDArray[np.int64],
@@ -311,137 +323,26 @@ def kl_rows(p_target: FloatArray, counts: NDArray[np.int64]) -> FloatArray:
     return np.array([kl_divergence(p, c) for p, c in zip(p_target, counts, strict=True)])
 
 
-class _Batch:
-    """One kernel with ``len(setups)`` networks of ``n`` sampling neurons (block diagonal)."""
+def _open_batch(
+    config: SamplingConfig, w: FloatArray, b: FloatArray, kernel_seed: int
+) -> SamplingBatch:
+    """A fresh simulator with the batch's networks (:class:`salpynn.networks.sampling.
+    SamplingBatch`) at weights ``w`` and biases ``b``."""
+    from salpynn.networks.sampling import SamplingBatch
+    from salpynn.pynn import load_backend
 
-    def __init__(
-        self,
-        config: SamplingConfig,
-        setups: list[SeedSetup],
-        w: FloatArray,
-        b: FloatArray,
-        kernel_seed: int,
-    ) -> None:
-        from networks.sampling import SamplingNetwork, SamplingNetworkParameters
-        from salpynn.pynn import load_backend
-        from salpynn.rule import PairRule
-
-        self.config = config
-        self.replicas = len(setups)
-        self.n = config.n
-        size = self.replicas * self.n
-        block = np.kron(np.eye(self.replicas, dtype=bool), np.ones((self.n, self.n), dtype=bool))
-        self.backend = load_backend(config.backend)
-        self.backend.setup(timestep=config.resolution, seed=kernel_seed)
-        self.native = config.backend == "nest"
-        rule = PairRule.sal(
-            tau=config.tau_ref,
-            eta=config.sal_eta,
-            window=config.window,
-            pairing=config.pairing,
-            w_min=-config.clip,
-            w_max=config.clip,
-            dendritic_delay=config.dendritic_delay,
-        )
-        params = SamplingNetworkParameters(
-            _block_diagonal(w),
-            b.reshape(size),
-            tau_ref=config.tau_ref,
-            escape=config.escape,
-            delay=config.delay,
-            rule=rule,
-            mask=block,
-            record_spikes=not self.native,
-        )
-        self.network = SamplingNetwork(self.backend, params).build()
-        self.t = 0  # time steps simulated
-        if self.native:
-            self._native_setup()
-        else:
-            self.post, self.pre = np.nonzero(block & ~np.eye(size, dtype=bool))
-        # Each connection's place in the (replicas, n, n) stack: [replica, post, pre].
-        self.index = (self.post // self.n, self.post % self.n, self.pre % self.n)
-
-    def _native_setup(self) -> None:
-        from salpynn.pynn.nest import WEIGHT_SCALE
-
-        nest = self.backend.sim.nest
-        self.nodes = self.network.cells.node_collection
-        self.first_id = self.nodes[0].global_id
-        self.recorder = nest.Create("spike_recorder")
-        nest.Connect(self.nodes, self.recorder)
-        self.conns = self.network.projection.nest_connections
-        ends = self.conns.get(["source", "target"])
-        self.pre = np.asarray(ends["source"]) - self.first_id
-        self.post = np.asarray(ends["target"]) - self.first_id
-        self.scale = WEIGHT_SCALE
-
-    def run(self, duration: float) -> tuple[FloatArray, NDArray[np.int64], float, float]:
-        """Simulate; return this phase's spikes ``(times, senders)`` and its span (ms)."""
-        steps = round(duration / self.config.resolution)
-        t_start = self.t * self.config.resolution
-        self.network.run(steps * self.config.resolution)
-        self.t += steps
-        t_stop = self.t * self.config.resolution
-        if self.native:
-            events = self.recorder.get("events")
-            self.recorder.n_events = 0
-            times = np.asarray(events["times"], dtype=float)
-            senders = np.asarray(events["senders"], dtype=np.int64) - self.first_id
-        else:
-            # pyNN.brian2 cannot clear its spike recordings (Neo then rejects the old spikes
-            # as earlier than t_start), so the whole recording is read and this phase kept.
-            segment = self.network.cells.get_data("spikes", clear=False).segments[0]
-            half_step = 0.5 * self.config.resolution
-            trains = []
-            for st in segment.spiketrains:
-                t = st.rescale("ms").magnitude
-                trains.append((int(st.annotations["source_index"]), t[t > t_start + half_step]))
-            times = np.concatenate([np.asarray(t, dtype=float) for _, t in trains] or [[]])
-            senders = np.concatenate(
-                [np.full(len(t), i, dtype=np.int64) for i, t in trains] or [[]]
-            ).astype(np.int64)
-        return times, senders, t_start, t_stop
-
-    def weights(self) -> FloatArray:
-        """Current weights, shape ``(replicas, n, n)``."""
-        if self.native:
-            flat = np.asarray(self.conns.get("weight"), dtype=float) / self.scale
-        else:
-            flat = self.network.weights()[self.post, self.pre]
-        w = np.zeros((self.replicas, self.n, self.n))
-        w[self.index] = flat
-        return w
-
-    def set_state(self, w: FloatArray, b: FloatArray) -> None:
-        flat = w[self.index]
-        if self.native:
-            self.conns.set(weight=(flat * self.scale).tolist())
-            self.nodes.set(b=b.reshape(-1).tolist())
-        else:
-            size = self.replicas * self.n
-            full = np.full((size, size), np.nan)
-            full[self.post, self.pre] = flat
-            self.network.projection.set(weight=full.T)
-            self.network.cells.set(bias=b.reshape(-1))
-
-    def set_plastic(self, plastic: bool) -> None:
-        eta = self.config.sal_eta if plastic else 0.0
-        if self.native:
-            self.conns.set(eta=eta * self.scale)
-        else:
-            self.network.projection.set(eta=eta)
-
-    def end(self) -> None:
-        self.backend.sim.end()
-
-
-def _block_diagonal(blocks: FloatArray) -> FloatArray:
-    replicas, n, _ = blocks.shape
-    out = np.zeros((replicas * n, replicas * n), dtype=blocks.dtype)
-    for r in range(replicas):
-        out[r * n : (r + 1) * n, r * n : (r + 1) * n] = blocks[r]
-    return out
+    backend = load_backend(config.backend)
+    backend.setup(timestep=config.resolution, seed=kernel_seed)
+    return SamplingBatch(
+        backend,
+        w,
+        b,
+        tau_ref=config.tau_ref,
+        escape=config.escape,
+        delay=config.delay,
+        rule=config.sal_rule(),
+        resolution=config.resolution,
+    )
 
 
 def _kernel_seed(seeds: list[int], segment: int) -> int:
@@ -465,25 +366,21 @@ class _BatchState:
     validation_seconds: float = 0.0
 
     def save(self, path: Path, key: str) -> None:
-        def write(tmp: Path) -> None:
-            with open(tmp, "wb") as handle:
-                np.savez(
-                    handle,
-                    key=key,
-                    seeds=np.array(self.seeds),
-                    iteration=self.iteration,
-                    w=self.w,
-                    b=self.b,
-                    asymmetry=self.asymmetry,
-                    dkl_sleep=self.dkl_sleep,
-                    validation_iterations=np.array(self.validation_iterations, dtype=np.int64),
-                    dkl_validation=np.array(self.dkl_validation).reshape(
-                        len(self.validation_iterations), len(self.seeds)
-                    ),
-                    seconds=np.array([self.train_seconds, self.validation_seconds]),
-                )
-
-        atomic_write(path, write)
+        atomic_write_npz(
+            path,
+            key=key,
+            seeds=np.array(self.seeds),
+            iteration=self.iteration,
+            w=self.w,
+            b=self.b,
+            asymmetry=self.asymmetry,
+            dkl_sleep=self.dkl_sleep,
+            validation_iterations=np.array(self.validation_iterations, dtype=np.int64),
+            dkl_validation=np.array(self.dkl_validation).reshape(
+                len(self.validation_iterations), len(self.seeds)
+            ),
+            seconds=np.array([self.train_seconds, self.validation_seconds]),
+        )
 
     @classmethod
     def load(cls, path: Path, key: str) -> _BatchState | None:
@@ -506,9 +403,9 @@ class _BatchState:
             )
 
 
-def _validate(batch: _Batch, config: SamplingConfig, p_target: FloatArray) -> FloatArray:
+def _validate(batch: SamplingBatch, config: SamplingConfig, p_target: FloatArray) -> FloatArray:
     """Frozen plasticity, ``validation_factor`` sleep phases; ``D_KL`` per replica."""
-    batch.set_plastic(False)
+    batch.set_connection_parameter("eta", 0.0)
     counts = np.zeros((batch.replicas, 2**config.n), dtype=np.int64)
     remaining = round(config.validation_factor * config.sleep / config.resolution)
     chunk = round(config.sleep / config.resolution)
@@ -518,7 +415,7 @@ def _validate(batch: _Batch, config: SamplingConfig, p_target: FloatArray) -> Fl
         if t1 - t0 > config.tau_ref:
             counts += state_counts(times, senders, config.n, batch.replicas, config.tau_ref, t0, t1)
         remaining -= steps
-    batch.set_plastic(True)
+    batch.set_connection_parameter("eta", config.sal_eta)
     return kl_rows(p_target, counts)
 
 
@@ -538,7 +435,7 @@ def _train_batch(
     if state is None:
         w0 = np.stack([s.w_initial for s in setups])
         asym = np.full((reps, config.iterations + 1), np.nan)
-        asym[:, 0] = asymmetries(w0)
+        asym[:, 0] = asymmetry_variance(w0)
         state = _BatchState(
             seeds=seeds,
             iteration=0,
@@ -554,7 +451,7 @@ def _train_batch(
     for index, (first, stop) in enumerate(config.segments()):
         if stop <= state.iteration:
             continue
-        batch = _Batch(config, setups, state.w, state.b, _kernel_seed(seeds, index))
+        batch = _open_batch(config, state.w, state.b, _kernel_seed(seeds, index))
         if first == 0:
             start = time.perf_counter()
             state.validation_iterations.append(0)
@@ -577,10 +474,11 @@ def _train_batch(
                 -config.clip,
                 config.clip,
             )
-            batch.set_state(w, b)
+            batch.set_weights(w)
+            batch.set_biases(b)
             sampled = state_counts(times, senders, n, reps, config.tau_ref, t0, t1)
             state.dkl_sleep[:, it] = kl_rows(p_target, sampled)
-            state.asymmetry[:, it + 1] = asymmetries(w)
+            state.asymmetry[:, it + 1] = asymmetry_variance(w)
             bar.update()
         state.train_seconds += time.perf_counter() - start
         state.w, state.b, state.iteration = w, b, stop
@@ -597,35 +495,22 @@ def _train_batch(
     return state
 
 
-def run_sampling(
-    config: SamplingConfig,
-    out: Path,
-    progress: bool = True,
-    echo: bool = True,
-    distribute: bool = True,
-) -> dict[str, Any] | None:
+def run(config: SamplingConfig, out: Path, progress: bool = True) -> dict[str, Any] | None:
     """Train every seed's network (batches spread over MPI ranks); rank 0 writes
     ``summary.json``, ``metrics.csv``, ``metrics.npz``, ``weights.npz`` and ``learning.png``
     into ``out`` and returns the summary (other ranks return ``None``).
 
     Checkpoints (``out/checkpoints/batch-*.npz``) are written after every validation; running
-    the same configuration into the same ``out`` again resumes from them.  ``distribute=False``
-    runs every batch in this process even under ``mpirun`` (sweeps hand whole runs to ranks).
+    the same configuration into the same ``out`` again resumes from them.  Inside
+    :func:`salpynn.mpi.local_only` (a sweep's worker) every batch runs in this process.
     """
     config.validate()
     from tqdm import tqdm
 
-    rank, size = launcher_rank_size() if distribute else (0, 1)
-    comm = None
+    rank, size = mpi.launcher_rank_size()
     if size > 1:
-        from mpi4py import MPI  # initialises MPI, which reads the launcher's variables
-
-        from salpynn.sweep import allow_independent_nest_per_rank, refuse_distributed_nest
-
-        refuse_distributed_nest()
-        allow_independent_nest_per_rank()
-        comm = MPI.COMM_WORLD
-    key = config_hash(dataclasses.asdict(config))
+        mpi.independent_nest_per_rank()
+    key = run_record(config)["config_hash"]
     folder = Path(out) / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     batches = config.batches()
@@ -641,14 +526,13 @@ def run_sampling(
     ) as bar:
         for index in mine:
             _train_batch(config, batches[index], folder / f"batch-{index:04d}.npz", key, bar)
-    if comm is not None:
-        comm.Barrier()
+    mpi.barrier()
     wall = time.perf_counter() - start
     if rank != 0:
         return None
     states = [_BatchState.load(folder / f"batch-{i:04d}.npz", key) for i in range(len(batches))]
     summary = _write_outputs(config, Path(out), [s for s in states if s is not None], wall, size)
-    if echo:
+    if progress:
         print(
             f"sampling: {config.seeds} seeds, {config.iterations} iterations: "
             f"D_KL {summary['dkl_initial']:.4f} -> {summary['dkl_final']:.4f}, "
@@ -671,14 +555,7 @@ def _write_outputs(
     w_final = np.concatenate([st.w for st in states])
     b_final = np.concatenate([st.b for st in states])
 
-    def save_npz(path: Path, **arrays: Any) -> None:
-        def write(tmp: Path) -> None:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
-
-        atomic_write(path, write)
-
-    save_npz(
+    atomic_write_npz(
         out / "metrics.npz",
         seeds=np.array(seeds),
         asymmetry=asym,
@@ -686,7 +563,7 @@ def _write_outputs(
         validation_iterations=val_iters,
         dkl_validation=dkl_val,
     )
-    save_npz(
+    atomic_write_npz(
         out / "weights.npz",
         seeds=np.array(seeds),
         W_target=np.stack([s.w_target for s in setups]),
@@ -728,9 +605,7 @@ def _write_outputs(
         "seconds_per_iteration_per_run": wall / (config.iterations * len(seeds)),
         "train_seconds_per_iteration_per_run": train / (config.iterations * len(seeds)),
         "validation_seconds": round(validation, 3),
-        "config": dataclasses.asdict(config),
-        "config_hash": config_hash(dataclasses.asdict(config)),
-        "provenance": provenance(),
+        **run_record(config),
     }
     from salpynn.experiments.sampling_plots import plot_run
 
@@ -768,3 +643,28 @@ def _write_metrics_csv(
             val = f"{dkl_val[row, val_column[it]]:.6g}" if it in val_column else ""
             writer.writerow([seed, it, f"{asym[row, it]:.6g}", sleep, val])
     atomic_write(path, lambda tmp: tmp.write_text(buffer.getvalue()))
+
+
+def _announce(config: SamplingConfig, out: Path) -> str:
+    return (
+        f"sampling: {condition_label(config)}; {config.seeds} seeds x {config.iterations} "
+        f"iterations, {config.n} neurons, {config.backend} -> {out}"
+    )
+
+
+def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any) -> list[Path]:
+    from salpynn.experiments.sampling_plots import plot_sampling_figures
+
+    return plot_sampling_figures(runs, out)
+
+
+EXPERIMENT = Experiment(
+    name="sampling",
+    description="wake-sleep Boltzmann learning in sampling networks with and without SAL, "
+    "under synaptic or plasticity noise (paper Figs. 4-5)",
+    config=SamplingConfig,
+    run=run,
+    outputs=("summary.json", "metrics.csv", "metrics.npz", "weights.npz", "learning.png"),
+    figures=_figures,
+    announce=_announce,
+)

@@ -10,15 +10,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from salpynn.analysis.plots import pyplot, save_png
 from salpynn.results import read_json
 
 __all__ = [
     "SamplingRun",
-    "load_runs",
     "plot_conditions",
     "plot_noise_levels",
     "plot_run",
-    "run_folders",
+    "plot_sampling_figures",
 ]
 
 #: Colours per condition kind, fixed so that every figure uses the same ones.
@@ -31,29 +31,11 @@ KIND_COLOURS = {
 }
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _band(ax: Any, x: NDArray[np.float64], rows: NDArray[np.float64], **style: Any) -> None:
     """Median line and interquartile band over the rows (seeds)."""
     q25, q50, q75 = np.nanpercentile(rows, [25, 50, 75], axis=0)
     (line,) = ax.plot(x, q50, **style)
     ax.fill_between(x, q25, q75, color=line.get_color(), alpha=0.2, lw=0)
-
-
-def _save(fig: Any, path: Path) -> Path:
-    """Write the PNG atomically (:mod:`salpynn.analysis.plots`) and free the figure."""
-    from salpynn.analysis.plots import _save as save_png
-
-    written = save_png(fig, path)
-    _pyplot().close(fig)
-    return written
 
 
 def plot_run(
@@ -64,7 +46,7 @@ def plot_run(
     dkl_validation: NDArray[np.float64],
 ) -> Path:
     """D_KL and Var(W_ij - W_ji) against iterations for one run (median and IQR over seeds)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), constrained_layout=True)
     _band(axes[0], np.asarray(validation_iterations), dkl_validation, marker="o", ms=3)
     axes[0].set_ylabel("$D_{KL}$(target || sampled)")
@@ -75,7 +57,7 @@ def plot_run(
         ax.set_xlabel("iteration")
         ax.set_yscale("log")
     fig.suptitle(f"{summary['condition']} ({len(summary['seeds'])} seeds)", fontsize=10)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 class SamplingRun:
@@ -107,29 +89,10 @@ class SamplingRun:
         return " + ".join(rules) if rules else "Hebbian only"
 
 
-def run_folders(folders: Sequence[Path], experiment: str) -> list[tuple[Path, dict[str, Any]]]:
-    """Finished runs of ``experiment`` under the given folders (run folders, or sweeps'
-    ``runs/*``), with their summaries."""
-    found = []
-    for folder in map(Path, folders):
-        candidates = [folder] if (folder / "summary.json").exists() else []
-        candidates += sorted(p.parent for p in folder.glob("runs/*/summary.json"))
-        for candidate in candidates:
-            summary = read_json(candidate / "summary.json")
-            if summary.get("experiment") == experiment:
-                found.append((candidate, summary))
-    return found
-
-
-def load_runs(folders: Sequence[Path]) -> list[SamplingRun]:
-    """Sampling runs under the given folders (a run folder, or a sweep's ``runs/*``)."""
-    return [SamplingRun(folder) for folder, _ in run_folders(folders, "sampling")]
-
-
 def plot_conditions(path: Path, runs: Sequence[SamplingRun], noise: str, sigma: float) -> Path:
     """Fig. 4/5 (left): D_KL and Var(W_ij - W_ji) against iterations, per condition, at one
     noise level, with the no-noise baseline."""
-    plt = _pyplot()
+    plt = pyplot()
     chosen = [r for r in runs if r.kind == "no noise"]
     chosen += [r for r in runs if r.noise == noise and np.isclose(r.sigma, sigma)]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
@@ -147,12 +110,12 @@ def plot_conditions(path: Path, runs: Sequence[SamplingRun], noise: str, sigma: 
     seeds = min((len(r.summary["seeds"]) for r in chosen), default=0)
     title = f"{noise} noise, sigma = {sigma:g} (median and IQR over {seeds} seeds)"
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_noise_levels(path: Path, runs: Sequence[SamplingRun], noise: str) -> Path:
     """Fig. 4/5 (right): final D_KL and Var(W_ij - W_ji) against the noise level."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
     baseline = [r for r in runs if r.kind == "no noise"]
     noisy = [r for r in runs if r.noise == noise]
@@ -182,4 +145,20 @@ def plot_noise_levels(path: Path, runs: Sequence[SamplingRun], noise: str) -> Pa
         ax.set_xlabel(f"{noise} noise sigma")
         ax.set_yscale("log")
     axes[0].legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
+
+
+def plot_sampling_figures(runs: Sequence[tuple[Path, dict[str, Any]]], out: Path) -> list[Path]:
+    """Figs. 4 (synaptic noise) and 5 (plasticity noise) from finished sampling runs."""
+    loaded = [SamplingRun(folder) for folder, _ in runs]
+    paths = []
+    for figure, noise in (("fig4", "synaptic"), ("fig5", "plasticity")):
+        noisy = [r for r in loaded if r.noise == noise]
+        if not noisy:
+            continue
+        sigmas = sorted({r.sigma for r in noisy})
+        sigma = 0.8 if any(np.isclose(s, 0.8) for s in sigmas) else sigmas[-1]
+        paths.append(plot_conditions(out / f"{figure}-{noise}-curves.png", loaded, noise, sigma))
+        if len(sigmas) > 1:
+            paths.append(plot_noise_levels(out / f"{figure}-{noise}-levels.png", loaded, noise))
+    return paths

@@ -1,6 +1,6 @@
 """Two reciprocally coupled sampling neurons under SAL (paper Fig. 2), on NEST or Brian2.
 
-The network is :mod:`networks.two_neuron` (PyNN, salpynn's ``SamplingNeuron`` and
+The network is :mod:`salpynn.networks.two_neuron` (PyNN, salpynn's ``SamplingNeuron`` and
 ``SALSynapse``); ``backend`` picks the simulator.
 
 Orientation: ``W[k, j]`` is the weight of the connection ``j -> k`` (``u = b + W z``), so
@@ -18,33 +18,42 @@ from typing import Any, Literal
 
 import numpy as np
 
-from networks.two_neuron import TwoNeuronParameters
-from salpynn.config import ConfigError, check_choices, check_range
-from salpynn.experiments import report_steps
-from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
-from salpynn.rule import PairRule
+from salpynn.config import ConfigError, check_choices, check_range, param
+from salpynn.experiments import Experiment, report_steps
+from salpynn.networks.two_neuron import TwoNeuronParameters
+from salpynn.results import atomic_write, atomic_write_json, run_record
+from salpynn.rule import PairRule, RuleConfig
 
-__all__ = ["TwoNeuronConfig", "TwoNeuronResult", "run_two_neuron"]
+__all__ = ["EXPERIMENT", "TwoNeuronConfig", "TwoNeuronResult", "run", "simulate"]
 
 
 @dataclass(frozen=True)
-class TwoNeuronConfig(TwoNeuronParameters):
-    """The network's parameters (:class:`networks.two_neuron.TwoNeuronParameters`: weights,
-    biases, ``tau_ref``, ``escape``, the SAL rule, ``plastic``, ``delay``) plus the run's."""
+class TwoNeuronConfig:
+    """Two sampling neurons coupled by SAL synapses, and how long and where to simulate them."""
 
-    duration: float = 300_000.0  # model time, ms
-    n_reports: int = 60  # weight read-outs (trajectory resolution, printed lines)
-    backend: Literal["nest", "brian2"] = "nest"
-    resolution: float = 0.1
-    threads: int = 1  # NEST threads per rank
-    seed: int = 1234
+    w_12: float = param(1.5, "", "initial weight of the connection 2 -> 1")
+    w_21: float = param(0.5, "", "initial weight of the connection 1 -> 2")
+    b_1: float = param(-0.5, "", "bias of neuron 1")
+    b_2: float = param(-0.2, "", "bias of neuron 2")
+    tau_ref: float = param(10.0, "ms", "refractory time = PSP duration = SAL window width")
+    escape: Literal["exp", "logistic"] = param("logistic", "", "escape noise of the neurons")
+    rule: RuleConfig = param(default_factory=lambda: RuleConfig(eta=0.002))
+    plastic: Literal["both", "w_12", "w_21"] = param("both", "", "which weights learn")
+    delay: float = param(0.1, "ms", "synaptic delay")
+    record_states: bool = param(False, "", "also record u and z every tau_ref / 2")
+    duration: float = param(300_000.0, "ms", "model time")
+    n_reports: int = param(60, "", "weight read-outs (trajectory points)")
+    backend: Literal["nest", "brian2"] = param("nest", "", "PyNN simulator")
+    resolution: float = param(0.1, "ms", "time step")
+    threads: int = param(1, "", "NEST threads per MPI rank")
+    seed: int = param(1234, "", "random seed of the simulator")
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid parameter."""
         for name in ("w_12", "w_21", "b_1", "b_2"):
             check_range(name, getattr(self, name), -20.0, 20.0)
         check_range("tau_ref", self.tau_ref, 0.0, 1000.0, low_open=True)
-        check_range("eta", self.eta, 0.0, 1.0)
+        check_range("rule.eta", self.rule.eta, 0.0, 1.0)
         check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
         check_range("delay", self.delay, self.resolution, 100.0)
         check_range("duration", self.duration, self.resolution, 1e9)
@@ -57,20 +66,25 @@ class TwoNeuronConfig(TwoNeuronParameters):
                 f"tau_ref must be a multiple of resolution ({self.resolution}), got {self.tau_ref}"
             )
         check_choices(self)
-        PairRule.sal(tau=self.tau_ref, window=self.window, pairing=self.pairing)
+        self.rule.check_delays(self.delay, self.resolution, self.backend)
+        self.sal_rule()
 
-    def rule(self, plastic: bool) -> PairRule:
-        return PairRule.sal(
-            tau=self.tau_ref,
-            eta=self.eta if plastic else 0.0,
-            window=self.window,
-            pairing=self.pairing,
-        )
+    def sal_rule(self) -> PairRule:
+        """The SAL rule of the plastic synapses (time constants ``tau_ref`` unless set)."""
+        return self.rule.resolve(self.tau_ref)
 
     def network_parameters(self) -> TwoNeuronParameters:
-        names = {f.name for f in dataclasses.fields(TwoNeuronParameters)}
         return TwoNeuronParameters(
-            **{k: v for k, v in dataclasses.asdict(self).items() if k in names}
+            w_12=self.w_12,
+            w_21=self.w_21,
+            b_1=self.b_1,
+            b_2=self.b_2,
+            tau_ref=self.tau_ref,
+            escape=self.escape,
+            rule=self.sal_rule(),
+            plastic=self.plastic,
+            delay=self.delay,
+            record_states=self.record_states,
         )
 
 
@@ -106,28 +120,24 @@ class TwoNeuronResult:
             "ranks": self.ranks,
             "wall_time_s": round(self.wall_time, 3),
             "orientation": "w_12 is the connection 2 -> 1 (u = b + W z)",
-            "seed": c.seed,
-            "config": dataclasses.asdict(c),
-            "config_hash": config_hash(dataclasses.asdict(c)),
-            "provenance": provenance(),
+            **run_record(c),
         }
 
 
-def run_two_neuron(
-    config: TwoNeuronConfig, progress: bool = True, echo: bool = True
-) -> TwoNeuronResult:
-    """Simulate the two-neuron SAL system and read the weights ``n_reports`` times."""
+def simulate(config: TwoNeuronConfig, progress: bool = True) -> TwoNeuronResult:
+    """Simulate the two-neuron SAL system and read the weights ``n_reports`` times (with
+    ``progress``, a progress bar and the weights ten times along the way, on rank 0)."""
     config.validate()
     from tqdm import tqdm
 
-    from networks.two_neuron import TwoNeuronNetwork
+    from salpynn.networks.two_neuron import TwoNeuronNetwork
     from salpynn.pynn import load_backend
 
     backend = load_backend(config.backend)
     backend.setup(timestep=config.resolution, seed=config.seed, threads=config.threads)
     network = TwoNeuronNetwork(backend, config.network_parameters()).build()
     rank, ranks = backend.sim.rank(), backend.sim.num_processes()
-    echo = echo and rank == 0
+    echo = progress and rank == 0
 
     times = [0.0]
     w_12 = [config.w_12]
@@ -174,12 +184,9 @@ def run_two_neuron(
 
 def plot_two_neuron(result: TwoNeuronResult, path: Path) -> Path:
     """PNG of both weight trajectories against model time."""
-    import matplotlib
+    from salpynn.analysis.plots import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6), constrained_layout=True)
+    fig, ax = pyplot().subplots(figsize=(6, 3.6), constrained_layout=True)
     seconds = result.times / 1000.0
     ax.plot(seconds, result.w_12, label=r"$w_{12}$ (2 $\to$ 1)", color="tab:blue")
     ax.plot(seconds, result.w_21, label=r"$w_{21}$ (1 $\to$ 2)", color="tab:orange")
@@ -189,9 +196,7 @@ def plot_two_neuron(result: TwoNeuronResult, path: Path) -> Path:
     ax.set_ylabel("weight")
     ax.set_title(f"SAL, two neurons ({result.config.plastic} plastic)")
     ax.legend(frameon=False)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def write_recording_of(result: TwoNeuronResult, out: Path) -> Path:
@@ -229,3 +234,47 @@ def write_outputs(result: TwoNeuronResult, out: Path) -> dict[str, Any]:
     write_recording_of(result, out)
     atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def run(config: TwoNeuronConfig, out: Path, progress: bool = True) -> dict[str, Any] | None:
+    """Simulate and, on rank 0, write the run folder ``out``; returns the summary there."""
+    result = simulate(config, progress=progress)
+    if result.rank != 0:  # under mpirun only rank 0 writes
+        return None
+    return write_outputs(result, out)
+
+
+def _announce(config: TwoNeuronConfig, out: Path) -> str:
+    return (
+        f"two-neuron: w_12 = {config.w_12}, w_21 = {config.w_21}, eta = {config.rule.eta}, "
+        f"{config.duration / 1000:g} s model time, seed {config.seed} -> {out}"
+    )
+
+
+def _report(summary: dict[str, Any]) -> list[str]:
+    return [
+        f"final: w_12 = {summary['w_12_final']:+.4f}, w_21 = {summary['w_21_final']:+.4f} "
+        f"(difference {summary['difference_initial']:+.3f} -> {summary['difference_final']:+.4f}, "
+        f"sum {summary['sum_initial']:.3f} -> {summary['sum_final']:.4f}); "
+        f"wall time {summary['wall_time_s']:.1f} s"
+    ]
+
+
+def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any) -> list[Path]:
+    from salpynn.config import apply_overrides
+    from salpynn.experiments.two_neuron_figures import plot_two_neuron_figures
+
+    config = apply_overrides(TwoNeuronConfig(), runs[0][1]["config"])
+    return plot_two_neuron_figures(runs, config, out, **options)
+
+
+EXPERIMENT = Experiment(
+    name="two-neuron",
+    description="two reciprocally coupled sampling neurons under SAL (paper Fig. 2)",
+    config=TwoNeuronConfig,
+    run=run,
+    outputs=("summary.json", "trajectory.csv", "weights.png", "recording.nix"),
+    figures=_figures,
+    announce=_announce,
+    report=_report,
+)

@@ -43,16 +43,36 @@ class Backend:
     SignedStaticSynapse: type
 
     def allgather(self, value: Any) -> list[Any]:
-        """Values of every MPI rank, in rank order (``[value]`` without MPI).
+        """Values of every MPI rank, in rank order (``[value]`` without MPI)."""
+        from salpynn.mpi import allgather
 
-        mpi4py is imported only for more than one process, so single-process runs never
-        initialise MPI themselves (OpenMPI dislikes ``mpirun`` started from such a process).
-        """
-        if self.sim.num_processes() == 1:
-            return [value]
-        from mpi4py import MPI
+        return allgather(value, self.sim.num_processes())
 
-        return MPI.COMM_WORLD.allgather(value)
+    @property
+    def pynn_records_spikes(self) -> bool:
+        """Whether :meth:`spike_reader` needs the population to record spikes through PyNN
+        (Brian2); on NEST it attaches its own ``spike_recorder``."""
+        return self.name != "nest"
+
+    def connections(self, projection: Any) -> Any:
+        """Bulk access to this rank's connections of ``projection`` in PyNN units:
+        ``.pre``, ``.post`` (indices into the populations), ``.get(name)`` (array in that
+        order) and ``.set(name=array or scalar)``."""
+        return self._impl.Connections(self, projection)
+
+    def spike_reader(self, population: Any) -> Any:
+        """Spikes of ``population`` phase by phase: ``.read(since)`` returns ``(times,
+        senders)`` (ms, indices into the population) of the spikes after ``since`` (ms) not read
+        before.  Create it right after the network (on NEST it adds a ``spike_recorder``)."""
+        return self._impl.SpikeReader(self, population)
+
+    def set_cells(self, population: Any, **values: Any) -> None:
+        """Set per-neuron parameters (PyNN names and units) of a whole population at once."""
+        self._impl.set_cells(population, **values)
+
+    @property
+    def _impl(self) -> ModuleType:
+        return importlib.import_module(f"salpynn.pynn.{self.name}")
 
     def spike_times(self, population: Any) -> list[Any]:
         """Spike times (ms, NumPy arrays) of every neuron of ``population``, on every rank.
@@ -75,8 +95,9 @@ class Backend:
             merged.update(part)
         return [np.sort(merged.get(i, np.empty(0))) for i in range(population.size)]
 
-    def weight_matrix(self, projection: Any) -> Any:
-        """``W[post, pre]`` of a projection (NaN where unconnected), on every rank.
+    def weight_matrix(self, projection: Any, name: str = "weight") -> Any:
+        """``W[post, pre]`` of a projection (NaN where unconnected), on every rank; ``name``
+        reads another connection parameter the same way.
 
         Local connections are read on each rank and exchanged once: PyNN's
         ``Projection.get(format="array")`` does not give every rank the full matrix.
@@ -84,7 +105,7 @@ class Backend:
         import numpy as np
 
         if np.any(projection.post._mask_local):
-            local = projection.get("weight", format="list", gather=False, with_address=True)
+            local = projection.get(name, format="list", gather=False, with_address=True)
         else:  # PyNN fails on a rank without local connections
             local = []
         w = np.full((projection.post.size, projection.pre.size), np.nan)

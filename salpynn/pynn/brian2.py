@@ -83,10 +83,13 @@ from salpynn.pynn import models
 __all__ = [
     "PSP_SLOTS",
     "WINDOW_SLOTS",
+    "Connections",
     "SALSynapse",
     "SamplingNeuron",
     "SamplingNeuronGroup",
     "SignedStaticSynapse",
+    "SpikeReader",
+    "set_cells",
 ]
 
 #: Overlapping PSPs one plastic synapse can hold (ring of sent weights).
@@ -594,3 +597,52 @@ class _RunHooks(brian2.BrianObject):
                     "triangular window (pairing='all'); use pairing='nearest' or the "
                     "exponential window on the Brian2 backend"
                 )
+
+
+class Connections:
+    """A projection's connections (row-major ``(post, pre)`` order), read and written in bulk
+    through PyNN (:meth:`salpynn.pynn.Backend.connections`)."""
+
+    def __init__(self, backend: Any, projection: Any) -> None:
+        self.backend = backend
+        self.projection = projection
+        self.post, self.pre = np.nonzero(~np.isnan(backend.weight_matrix(projection)))
+
+    def get(self, name: str) -> np.ndarray:
+        return self.backend.weight_matrix(self.projection, name)[self.post, self.pre]
+
+    def set(self, **values: Any) -> None:
+        shape = (self.projection.post.size, self.projection.pre.size)
+        for name, value in values.items():
+            if np.ndim(value) == 0:
+                self.projection.set(**{name: value})
+                continue
+            full = np.full(shape, np.nan)
+            full[self.post, self.pre] = value
+            self.projection.set(**{name: full.T})  # PyNN's array format is [pre, post]
+
+
+class SpikeReader:
+    """Spikes of a population from PyNN's recording (which pyNN.brian2 cannot clear, so the
+    whole recording is read and the spikes after ``since`` are kept)."""
+
+    def __init__(self, backend: Any, population: Any) -> None:
+        self.population = population
+        self.half_step = 0.5 * backend.sim.get_time_step()
+
+    def read(self, since: float) -> tuple[np.ndarray, np.ndarray]:
+        segment = self.population.get_data("spikes", clear=False).segments[0]
+        times, senders = [], []
+        for st in segment.spiketrains:
+            t = st.rescale("ms").magnitude
+            t = t[t > since + self.half_step]
+            times.append(np.asarray(t, dtype=float))
+            senders.append(np.full(len(t), int(st.annotations["source_index"]), dtype=np.int64))
+        if not times:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        return np.concatenate(times), np.concatenate(senders).astype(np.int64)
+
+
+def set_cells(population: Any, **values: Any) -> None:
+    """Set per-neuron parameters (PyNN names and units)."""
+    population.set(**{name: np.asarray(value).reshape(-1) for name, value in values.items()})

@@ -22,10 +22,25 @@ from pyNN.standardmodels import build_translations
 
 from salpynn.pynn import models
 
-__all__ = ["SALSynapse", "SamplingNeuron", "SignedStaticSynapse"]
+__all__ = [
+    "Connections",
+    "SALSynapse",
+    "SamplingNeuron",
+    "SignedStaticSynapse",
+    "SpikeReader",
+    "set_cells",
+]
 
-#: PyNN's NEST weight scale (nA -> pA), undone by the neuron's ``weight_scale``.
+#: PyNN's NEST weight scale (nA -> pA), undone by the neuron's ``weight_scale``.  This module is
+#: the only place that applies it: the synapse translations and :class:`Connections`.
 WEIGHT_SCALE = 1000.0
+#: Connection parameters stored in NEST as ``WEIGHT_SCALE`` times their PyNN value
+#: (``eta * K`` is a weight change; the bounds are weights).
+SCALED = ("weight", "eta", "w_min", "w_max")
+
+
+def _scale(name: str) -> float:
+    return WEIGHT_SCALE if name in SCALED else 1.0
 
 
 class SamplingNeuron(models.SamplingNeuron):
@@ -52,7 +67,7 @@ class SamplingNeuron(models.SamplingNeuron):
 
 
 _SYNAPSE_TRANSLATIONS = (
-    ("weight", "weight", WEIGHT_SCALE),
+    ("weight", "weight", _scale("weight")),
     ("delay", "delay"),
 )
 
@@ -62,13 +77,13 @@ class SALSynapse(models.SALSynapse, NESTSynapseMixin):
 
     translations = build_translations(
         *_SYNAPSE_TRANSLATIONS,
-        ("eta", "eta", WEIGHT_SCALE),  # eta * K is a weight change
+        ("eta", "eta", _scale("eta")),
         ("a_causal", "a_causal"),
         ("a_anticausal", "a_anticausal"),
         ("tau_causal", "tau_causal"),
         ("tau_anticausal", "tau_anticausal"),
-        ("w_min", "w_min", WEIGHT_SCALE),
-        ("w_max", "w_max", WEIGHT_SCALE),
+        ("w_min", "w_min", _scale("w_min")),
+        ("w_max", "w_max", _scale("w_max")),
         ("dendritic_delay", "dendritic_delay"),
     )
     nest_name = "sal_synapse"
@@ -148,3 +163,59 @@ def join_connection_collectives(projection: Any) -> None:
         {"synapse_model": model, "synapse_label": label},
     )
     nest.GetConnections(source=sources[:1], synapse_model=model, synapse_label=label)
+
+
+class Connections:
+    """This rank's connections of a projection, in NEST's order, read and written in bulk in
+    PyNN units (:meth:`salpynn.pynn.Backend.connections`)."""
+
+    def __init__(self, backend: Any, projection: Any) -> None:
+        self.handle = projection.nest_connections
+        ends = self.handle.get(["source", "target"])
+        self.pre = np.atleast_1d(ends["source"]) - projection.pre.node_collection[0].global_id
+        self.post = np.atleast_1d(ends["target"]) - projection.post.node_collection[0].global_id
+
+    def get(self, name: str) -> np.ndarray:
+        """Values of parameter ``name`` (e.g. ``"weight"``, ``"eta"``), one per connection."""
+        return np.atleast_1d(np.asarray(self.handle.get(name), dtype=float)) / _scale(name)
+
+    def set(self, **values: Any) -> None:
+        """Set parameters: arrays (one value per connection, in this order) or scalars."""
+        native = {}
+        for name, value in values.items():
+            if np.ndim(value) == 0:
+                native[name] = float(value) * _scale(name)
+            else:
+                native[name] = (np.asarray(value, dtype=float) * _scale(name)).tolist()
+        self.handle.set(**native)
+
+
+class SpikeReader:
+    """Spikes of a population through its own ``spike_recorder`` (cleared at every read)."""
+
+    def __init__(self, backend: Any, population: Any) -> None:
+        nodes = population.node_collection
+        self.first_id = nodes[0].global_id
+        self.recorder = nest.Create("spike_recorder")
+        nest.Connect(nodes, self.recorder)
+
+    def read(self, since: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(times, senders)`` recorded since the last read (``since`` is implied)."""
+        events = self.recorder.get("events")
+        self.recorder.n_events = 0
+        times = np.asarray(events["times"], dtype=float)
+        senders = np.asarray(events["senders"], dtype=np.int64) - self.first_id
+        return times, senders
+
+
+def set_cells(population: Any, **values: Any) -> None:
+    """Set per-neuron parameters with one NEST call (PyNN names; no unit conversion needed
+    for the parameters allowed here)."""
+    translations = population.celltype.translations
+    native = {}
+    for name, value in values.items():
+        entry = translations[name]
+        if entry["forward_transform"] != name:
+            raise ValueError(f"{name} needs a unit conversion; use Population.set")
+        native[entry["translated_name"]] = np.asarray(value, dtype=float).reshape(-1).tolist()
+    population.node_collection.set(**native)

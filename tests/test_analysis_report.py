@@ -1,4 +1,4 @@
-"""salpynn.analysis.cli: ``salpynn analyse`` on a synthetic recording with known weights."""
+"""salpynn.analysis.report and ``salpynn analyse`` on a synthetic recording with known weights."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ import json
 import numpy as np
 import pytest
 
-from salpynn.analysis import cli
-from salpynn.analysis.cli import analyse, build_parser, main
+from salpynn.analysis import report
 from salpynn.analysis.recording import write_recording
+from salpynn.analysis.report import analyse
+from salpynn.cli import build_parser
+from salpynn.cli import main as salpynn_main
+
+
+def main(argv: list[str]) -> int:
+    return salpynn_main(["analyse", *argv])
+
 
 DURATION = 20_000.0  # ms
 TAU_REF = 10.0
@@ -58,14 +65,14 @@ def run_folder(tmp_path):
 
 class TestDocstringExamples:
     def test_examples_run(self):
-        result = doctest.testmod(cli)
+        result = doctest.testmod(report)
         assert result.attempted > 0
         assert result.failed == 0
 
 
 class TestBuildParser:
     def test_options(self):
-        args = build_parser().parse_args(["run", "--out", "x", "--tau-ref", "5"])
+        args = build_parser().parse_args(["analyse", "run", "--out", "x", "--tau-ref", "5"])
         assert args.tau_ref == 5.0
         assert str(args.out) == "x"
 

@@ -1,7 +1,9 @@
-"""``salpynn analyse <file-or-run-folder> [--out DIR] [--tau-ref MS]``.
+"""The report behind ``salpynn analyse``: rates, correlations, predicted SAL drift and sampling
+quality of a recording.
 
-Loads a recording (:func:`salpynn.analysis.load_recording`) and writes ``analysis.json`` and
-PNG figures into the output folder (default: ``analysis/`` next to the recording):
+:func:`analyse` loads a recording (:func:`salpynn.analysis.load_recording`) and writes
+``analysis.json`` and PNG figures into the output folder (default: ``analysis/`` next to the
+recording):
 
 - firing rates and the correlation-coefficient matrix of spike counts in bins of ``tau_ref``;
 - if a recurrent weight matrix ``"W"`` is stored: the SAL drift of every reciprocal weight
@@ -17,9 +19,7 @@ Weights that changed during the recording enter as their mean over the stored sn
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,41 +48,10 @@ from salpynn.analysis.states import (
 from salpynn.results import atomic_write_json, provenance
 from salpynn.rule import PAIRINGS, WINDOWS, PairRule
 
-__all__ = ["analyse", "build_parser", "main"]
+__all__ = ["analyse", "summary_lines"]
 
 #: Correlation matrices of at most this many neurons are written into analysis.json.
 MAX_MATRIX_NEURONS = 50
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``salpynn analyse``."""
-    parser = argparse.ArgumentParser(
-        prog="salpynn analyse",
-        description="Rates, correlations, predicted SAL drift and sampling quality of a recording.",
-    )
-    parser.add_argument("path", type=Path, help="recording .nix file or run folder")
-    parser.add_argument(
-        "--out", type=Path, help="output folder (default: analysis/ next to the recording)"
-    )
-    parser.add_argument(
-        "--tau-ref",
-        type=float,
-        metavar="MS",
-        help="refractory time in ms (default: tau_ref of the recording's configuration)",
-    )
-    parser.add_argument(
-        "--epsilon",
-        type=float,
-        default=1e-10,
-        help="pseudo-probability of unvisited states in D_KL (default: 1e-10)",
-    )
-    parser.add_argument(
-        "--max-pairs",
-        type=int,
-        default=2000,
-        help="most reciprocal pairs for the drift prediction (random subset, seed 0)",
-    )
-    return parser
 
 
 def _tau_ref(recording: Recording, tau_ref: float | None) -> float:
@@ -97,9 +66,11 @@ def _tau_ref(recording: Recording, tau_ref: float | None) -> float:
 
 
 def _rule(config: dict[str, Any], tau_ref: float) -> PairRule:
-    """SAL with the recording's window and pairing, ``eta = 1`` (drift per unit rate)."""
-    window = config.get("window", "exp")
-    pairing = config.get("pairing", "nearest")
+    """SAL with the recording's window and pairing (its configuration's ``rule`` block, or
+    flat keys in older recordings), ``eta = 1`` (drift per unit rate)."""
+    block = config.get("rule") if isinstance(config.get("rule"), dict) else config
+    window = block.get("window", "exp")
+    pairing = block.get("pairing", "nearest")
     return PairRule.sal(
         tau=tau_ref,
         eta=1.0,
@@ -321,7 +292,8 @@ def analyse(
     return result
 
 
-def _summary(result: dict[str, Any]) -> list[str]:
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """What ``salpynn analyse`` prints about the result of :func:`analyse`."""
     lines = [
         f"{result['n_neurons']} neurons, {result['duration_s']:g} s, "
         f"mean rate {result['mean_rate_hz']:.2f} Hz, tau_ref {result['tau_ref_ms']:g} ms"
@@ -348,36 +320,3 @@ def _summary(result: dict[str, Any]) -> list[str]:
         )
     lines.append(f"wrote {Path(result['out']) / 'analysis.json'} and {', '.join(result['plots'])}")
     return lines
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``salpynn analyse``; returns the exit status.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        Arguments after ``analyse`` (default: ``sys.argv[1:]``).
-
-    Returns
-    -------
-    int
-        0 on success, 2 if the recording cannot be read or a parameter is invalid.
-
-    Examples
-    --------
-    >>> main(["/no/such/run"])
-    2
-    """
-    args = build_parser().parse_args(argv)
-    try:
-        result = analyse(args.path, args.out, args.tau_ref, args.epsilon, args.max_pairs)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"salpynn analyse: error: {err}", file=sys.stderr)
-        return 2
-    for line in _summary(result):
-        print(line)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
