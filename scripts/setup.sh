@@ -63,9 +63,9 @@ fi
 
 # --- 3. The NEST extension module (cached under ~/.cache/salpynn, keyed by a hash) ------------
 if [ "$QUIET" = 1 ]; then
-  "$VENV/bin/python" -m salpynn.build >/dev/null || die "building salpynnmodule failed"
+  "$VENV/bin/python" -m salpynn build >/dev/null || die "building salpynnmodule failed"
 else
-  "$VENV/bin/python" -m salpynn.build || die "building salpynnmodule failed"
+  "$VENV/bin/python" -m salpynn build || die "building salpynnmodule failed"
 fi
 if [ "$WITH_MPI" = 1 ]; then
   bash "$ROOT/scripts/build_nest_mpi.sh" || die "building NEST with MPI failed"

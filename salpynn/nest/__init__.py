@@ -6,12 +6,11 @@ Order under PyNN: ``sim.setup()`` (which resets the kernel and so unloads every 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from salpynn.build import MODULE_NAME, ModuleNotBuiltError, find_nest, module_dir
+from salpynn.build import MODULE_NAME, ModuleNotBuiltError, verified_library
 from salpynn.rule import PairRule
 
 __all__ = [
@@ -68,25 +67,20 @@ def install() -> Path:
     Raises
     ------
     ModuleNotBuiltError
-        If the module is not built for the imported NEST or was built for another one
-        (checked before loading: a module of the wrong ABI would kill the interpreter).
+        If the module is not built for the imported NEST, was built for another one, or its
+        library does not have the size recorded at build time (checked before loading: a module
+        of the wrong ABI or a truncated one would kill the interpreter).  Loading never runs a
+        compiler.
     RuntimeError
         If the kernel already holds nodes, which NEST refuses to combine with loading a module.
     """
     nest = import_nest()
-    folder = module_dir()
-    library = folder / f"{MODULE_NAME}.so"
     disable_buffer_resize_log(nest)
     if _loaded(nest):
-        return library
-    manifest = json.loads((folder / "manifest.json").read_text())
-    current = find_nest()
-    if manifest["nest"]["fingerprint"] != current.fingerprint:
-        raise ModuleNotBuiltError(
-            f"{library} was built for NEST {manifest['nest']['version']} at "
-            f"{manifest['nest']['package_dir']}, not for the imported NEST {current.version} at "
-            f"{current.package_dir}; rebuild with `salpynn build`"
-        )
+        return verified_library()
+    # Checked before loading, without a compiler: the build for this NEST and these sources,
+    # its recorded NEST fingerprint and the library's recorded size.
+    library = verified_library()
     if nest.GetKernelStatus("network_size") > 0:
         raise RuntimeError(
             "salpynn.nest.install() must run before any node is created (NEST refuses to load "
