@@ -148,7 +148,8 @@ class SamplingBatch:
     Weights and biases are read and written as stacks (``W[r, k, j]`` for the connection
     ``j -> k`` of replica ``r``; ``b[r, k]``) in bulk through the backend
     (:meth:`salpynn.pynn.Backend.connections`), and :meth:`run` returns the spikes of the phase
-    just simulated, so a learning loop never touches simulator objects.
+    just simulated, so a learning loop never touches simulator objects.  ``amplitudes``
+    (a stack like ``w``) scale each synapse's rule amplitudes (per-synapse plasticity noise).
     """
 
     def __init__(
@@ -162,6 +163,7 @@ class SamplingBatch:
         delay: float,
         rule: PairRule | None,
         resolution: float,
+        amplitudes: NDArray[np.float64] | None = None,
     ) -> None:
         self.backend = backend
         self.replicas, self.n, _ = w.shape
@@ -177,6 +179,7 @@ class SamplingBatch:
                 escape=escape,
                 delay=delay,
                 rule=rule,
+                a_noise=None if amplitudes is None else _block_diagonal(amplitudes),
                 mask=block,
                 record_spikes=backend.pynn_records_spikes,
             ),

@@ -23,6 +23,8 @@ __all__ = ["TwoNeuronNetwork", "TwoNeuronParameters"]
 class TwoNeuronParameters:
     """Model parameters (times in ms; weights and biases dimensionless)."""
 
+    PLASTIC = ("w_12", "w_21")  # the connections, in this order
+
     w_12: float = 1.5  # connection 2 -> 1
     w_21: float = 0.5  # connection 1 -> 2
     b_1: float = -0.5

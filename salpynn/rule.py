@@ -34,6 +34,7 @@ __all__ = [
     "RuleConfig",
     "Trajectory",
     "expected_drift",
+    "settled_weight",
     "weight_trajectory",
     "window_kernel",
 ]
@@ -143,7 +144,10 @@ class RuleConfig:
     w_min: float | None = param(-math.inf, "", "lower weight bound")
     w_max: float | None = param(math.inf, "", "upper weight bound")
     dendritic_delay: float | None = param(
-        -1.0, "ms", "added to post times in the lags; -1: the whole delay"
+        None,
+        "ms",
+        "added to post times in the lags: -1 = the whole delay, 0 = lags between spike times; "
+        "none: 0 where the backend can (NEST; Brian2 with delay >= 2 steps), else -1",
     )
 
     def resolve(self, tau: float, **derived: Any) -> PairRule:
@@ -158,6 +162,8 @@ class RuleConfig:
         values["dendritic_delay"] = self.dendritic_delay
         for field, value in derived.items():
             values[field] = value
+        if values["dendritic_delay"] is None:  # no backend given: lags between spike times
+            values["dendritic_delay"] = 0.0
         missing = [f"rule.{k}" for k, v in values.items() if v is None]
         if missing:
             raise ConfigError(f"{', '.join(missing)} must be set (a number)")
@@ -165,6 +171,14 @@ class RuleConfig:
             return PairRule(**values)
         except ValueError as err:
             raise ConfigError(f"rule.{err}") from err
+
+    def spike_lag_delay(self, delay: float, resolution: float, backend: str) -> float:
+        """``dendritic_delay`` for the synapses: the value set, or when unset 0 (lags between
+        the spike times, as in the authors' discrete-time code, so that SAL conserves
+        ``W_ij + W_ji`` exactly) where the backend allows it, else -1 (the whole delay)."""
+        if self.dendritic_delay is not None:
+            return self.dendritic_delay
+        return 0.0 if backend == "nest" or delay >= 2 * resolution - 1e-12 else -1.0
 
     def check_delays(self, delay: float, resolution: float, backend: str) -> None:
         """Raise :class:`ConfigError` unless ``rule.dendritic_delay`` fits the synapses'
@@ -328,6 +342,41 @@ def weight_trajectory(
                 w = min(max(w + rule.eta * total, rule.w_min), rule.w_max)
         weights[i] = w
     return Trajectory(times=times, is_pre=is_pre, weights=weights)
+
+
+def settled_weight(
+    weight: float,
+    pre_times: ArrayLike,
+    post_times: ArrayLike,
+    rule: PairRule,
+    delay: float = 0.0,
+) -> float:
+    """The weight with the changes due to postsynaptic spikes after the last presynaptic spike
+    applied.
+
+    NEST (like every STDP synapse there) applies those changes only when the next presynaptic
+    spike is transmitted, so a weight read at the end of a run lacks them; the rule itself (and
+    the authors' discrete-time code) has already applied them.  ``weight`` is the weight NEST
+    reports (``Trajectory.at_pre[-1]``), the spike times are those up to the read-out, ``delay``
+    the lag delay (``dendritic_delay``).
+
+    Examples
+    --------
+    Pre at 10 ms; post at 15 ms comes after it, so NEST still holds 1.0:
+
+    >>> round(settled_weight(1.0, [10.0], [15.0], PairRule.sal(eta=0.1)), 6)
+    0.939347
+    """
+    pre = np.sort(np.asarray(pre_times, dtype=float))
+    post = np.sort(np.asarray(post_times, dtype=float))
+    if pre.size == 0:
+        return float(weight)
+    # Posts whose effective time follows the last pre, paired with the pres before them; the
+    # pres get no partners here, so only the pending post-triggered changes are applied.
+    late = post[post + delay > pre[-1] + SIMULTANEITY_EPS]
+    if late.size == 0:
+        return float(weight)
+    return weight_trajectory(pre, late, weight, rule, delay).final
 
 
 def expected_drift(lags: ArrayLike, probabilities: ArrayLike, rule: PairRule) -> float:

@@ -4,17 +4,22 @@
 Run from a plain shell (not under mpirun): it starts mpirun itself.
 
 One condition (synaptic noise 0.8 with SAL, the paper's network: 7 neurons, sleep phase of
-1000 tau_ref = 50,000 steps) for S seeds and a few iterations, with NEST without MPI:
+1000 tau_ref = 50,000 steps), NEST without MPI, everything measured in this run:
 
-1. in one process, and under ``mpirun -n 2`` (seeds in batches; each rank simulates its
-   batches in its own kernel);
-2. the same-run baseline: the discrete-time network stepped in NumPy, vectorised over all S
-   seeds (one Python loop iteration per time step), as a step-based reference would do it.
+1. packing: the cost per run-iteration against the number of networks per NEST kernel
+   (``--packing 1,10,35,70,140``; one process, one kernel holding all of them);
+2. both cores: ``mpirun -n 2`` with two kernels of the largest packing;
+3. the authors' trainer (``--authors DIR``, a checkout of unibe-cns/sal-code): installed with
+   numba into a throwaway venv under the system's temp folder (never into salpynn's
+   environments) and run twice with the paper's network for two numbers of iterations; the
+   difference gives the steady-state seconds per iteration without imports and JIT compile;
+4. the NumPy step loop vectorised over all networks of the largest packing.
 
-Printed: wall-clock seconds per iteration per run (validation reduced to one sleep phase), and
-the ratios to the NumPy baseline and to the authors' 0.084 s per iteration (the issue's figure).
+Printed: seconds per run-iteration of each, the ratios, and the projected wall-clock hours of
+the paper's Figs. 4-5 sweep (8 conditions x 20 seeds x 20,000 iterations plus validations).
 
-    .venv/bin/python scripts/bench_sampling.py [--seeds 20] [--batch 10] [--iterations 40]
+    .venv/bin/python scripts/bench_sampling.py [--packing 1,10,35,70,140] [--iterations 6]
+        [--authors ~/sal-code]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +37,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-AUTHORS_SECONDS_PER_ITERATION = 0.084
+#: The Figs. 4-5 sweep: runs, iterations, and sleep phases per iteration including validation
+#: (synaptic: every 500 iterations 100 phases, +20 %; plasticity: every 1000, +10 %).
+SWEEP_RUNS, SWEEP_ITERATIONS, VALIDATION_OVERHEAD = 8 * 20, 20_000, 1.15
 
 
 def run(ranks: int, out: Path, settings: dict[str, object]) -> dict:
@@ -69,44 +77,117 @@ def numpy_baseline(seeds: int, n: int = 7, tau_steps: int = 50, sleep_tau: int =
     return time.perf_counter() - start
 
 
+def authors_seconds_per_iteration(checkout: Path, work: Path) -> float:
+    """Steady-state seconds per training iteration of the authors' ``train_bm.py`` (the
+    paper's 7-neuron network, 1000 tau_ref sleep phases), in a throwaway venv."""
+    package = checkout / "spiking_sampling_network"
+    script = checkout / "scripts" / "ssn" / "train_bm.py"
+    if not package.is_dir() or not script.is_file():
+        raise SystemExit(f"--authors {checkout}: not a checkout of unibe-cns/sal-code")
+    venv = work / "authors-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "numba", "pyyaml", "matplotlib", str(package)],
+        check=True,
+    )
+    params = json.loads(
+        json.dumps(
+            {
+                "dim": 7,
+                "seed": {"distr": 1, "init": 2, "sim": 3},
+                "distr": {"alpha": 1.0, "beta": 1.0},
+                "sim_params": {"t_ref": 50, "tau_syn": 50, "num_last_spikes": 1},
+                "val_step": 10**9,  # one validation, at step 0, as long as an iteration
+                "val_factor": 1,
+                "lr": {"bias": 0.01, "weight": 0.01, "symm": 0.01},
+                "dur": 1000,
+                "init_noise": 0.8,
+                "weight_init": 0.2,
+                "bias_init": 0.2,
+                "max_w": 2.0,
+                "max_b": 2.0,
+                "stdp": {
+                    "num_last_spikes": 1,
+                    "ws": {
+                        "a_plus": 1.0,
+                        "a_minus": 1.0,
+                        "tau_plus": 50,
+                        "tau_minus": 50,
+                        "noise": 0.0,
+                    },
+                    "sal": {
+                        "a_plus": 1.0,
+                        "a_minus": 1.0,
+                        "tau_plus": 50,
+                        "tau_minus": 50,
+                        "noise": 0.0,
+                    },
+                },
+            }
+        )
+    )
+    times = {}
+    for iterations in (11, 111):
+        path = work / f"authors-{iterations}.yaml"
+        path.write_text(json.dumps({**params, "num_epochs": iterations}))  # JSON is YAML
+        start = time.perf_counter()
+        subprocess.run([python, str(script), str(path)], check=True, capture_output=True, cwd=work)
+        times[iterations] = time.perf_counter() - start
+    return (times[111] - times[11]) / 100
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=10)
-    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--packing", default="1,10,35,70,140", help="networks per kernel")
+    parser.add_argument("--iterations", type=int, default=6)
+    parser.add_argument("--authors", type=Path, help="checkout of unibe-cns/sal-code")
     args = parser.parse_args()
+    packings = [int(p) for p in args.packing.split(",")]
     work = Path(tempfile.mkdtemp(prefix="salpynn-bench-sampling-"))
-    settings = {
-        "seeds": args.seeds,
-        "batch": args.batch,
+    print(
+        "sampling, synaptic noise 0.8 + SAL, 7 neurons, sleep phases of 50,000 steps; "
+        f"{args.iterations} iterations (validation reduced to one sleep phase)"
+    )
+    base = {
         "iterations": args.iterations,
         "validate_every": args.iterations,
         "validation_factor": 1,
     }
+    cost = {}
+    for packing in packings:
+        settings = {**base, "seeds": packing, "batch": packing}
+        summary = run(1, work / f"pack-{packing}", settings)
+        cost[packing] = summary["train_seconds_per_iteration_per_run"]
+        print(
+            f"  {packing:4d} networks per kernel: training {cost[packing] * 1e3:7.2f} ms per "
+            f"run-iteration, wall {summary['seconds_per_iteration_per_run'] * 1e3:7.2f} ms "
+            f"({cost[packing] * 1e9 / (7 * 50_000):.0f} ns per neuron-step)"
+        )
+    best = min(cost, key=cost.get)
+    summary = run(2, work / "ranks-2", {**base, "seeds": 2 * best, "batch": best})
+    machine = summary["seconds_per_iteration_per_run"]
     print(
-        f"sampling, synaptic noise 0.8 + SAL: {args.seeds} seeds in batches of {args.batch}, "
-        f"{args.iterations} iterations of 50,000 steps, 7 neurons"
+        f"  mpirun -n 2, {best} networks per kernel: {machine * 1e3:.2f} ms wall per "
+        f"run-iteration on the machine"
     )
-    results = {}
-    for ranks in (1, 2):
-        summary = run(ranks, work / f"ranks-{ranks}", settings)
-        # Wall time of the whole run (build, training, two validation phases of one sleep
-        # each, writing) per iteration per run: what a user waits for.
-        wall = summary["seconds_per_iteration_per_run"]
-        results[ranks] = wall
-        print(
-            f"  {ranks} process(es): {wall:.4f} s per iteration per run (wall clock); "
-            f"training loop alone {summary['train_seconds_per_iteration_per_run']:.4f} s "
-            f"per iteration per run summed over ranks"
-        )
-    baseline = numpy_baseline(args.seeds) / args.seeds
-    print(f"  NumPy step loop over all {args.seeds} seeds: {baseline:.4f} s per iteration per run")
-    print(f"  mpirun -n 2 vs 1 process: {results[1] / results[2]:.2f}x")
-    for ranks, value in results.items():
-        print(
-            f"  {ranks} process(es): {baseline / value:.1f}x faster than the NumPy loop, "
-            f"{AUTHORS_SECONDS_PER_ITERATION / value:.1f}x faster than the authors' 0.084 s"
-        )
+    hours = SWEEP_RUNS * SWEEP_ITERATIONS * VALIDATION_OVERHEAD * machine / 3600
+    print(f"  projected Figs. 4-5 sweep (160 runs x 20,000 iterations): {hours:.1f} h here")
+    baseline = numpy_baseline(best) / best
+    print(
+        f"  NumPy step loop over {best} networks: {baseline * 1e3:.2f} ms per run-iteration "
+        f"({baseline / cost[best]:.1f}x salpynn's per core)"
+    )
+    if args.authors is None:
+        print("  authors' code: not measured (pass --authors <checkout of unibe-cns/sal-code>)")
+        return
+    authors = authors_seconds_per_iteration(args.authors.expanduser(), work)
+    print(
+        f"  authors' trainer: {authors * 1e3:.1f} ms per iteration (one core, steady state); "
+        f"salpynn per core {authors / cost[best]:.2f}x, per machine (2 cores each) "
+        f"{authors / 2 / machine:.2f}x; authors' sweep on 2 processes "
+        f"{SWEEP_RUNS * SWEEP_ITERATIONS * VALIDATION_OVERHEAD * authors / 2 / 3600:.1f} h"
+    )
 
 
 if __name__ == "__main__":

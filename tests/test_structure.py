@@ -175,7 +175,8 @@ class TestOverrides:
     def test_none_and_optional_numbers(self):
         config = apply_overrides(_Example(), ["rule.tau_causal=none", "rule.tau_anticausal=4"])
         assert config.rule.tau_causal is None and config.rule.tau_anticausal == 4.0
-        assert config.rule.resolve(7.0) == PairRule(tau_causal=7.0, tau_anticausal=4.0)
+        expected = PairRule(tau_causal=7.0, tau_anticausal=4.0, dendritic_delay=0.0)
+        assert config.rule.resolve(7.0) == expected
 
     @pytest.mark.parametrize(
         ("overrides", "words"),

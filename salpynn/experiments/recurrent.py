@@ -73,7 +73,8 @@ class RecurrentConfig:
 
     def sal_rule(self) -> PairRule:
         """The SAL rule of the recurrent synapses (time constants ``tau_ref`` unless set)."""
-        return self.rule.resolve(self.tau_ref)
+        lags = self.rule.spike_lag_delay(self.delay, self.resolution, self.backend)
+        return self.rule.resolve(self.tau_ref, dendritic_delay=lags)
 
 
 def initial_network(config: RecurrentConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

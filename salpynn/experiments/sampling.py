@@ -94,14 +94,28 @@ class SamplingConfig:
     n: int = param(7, "", "neurons per network")
     noise: Literal["none", "synaptic", "plasticity"] = param("synaptic", "", "noise scenario")
     sigma: float = param(0.8, "", "noise level (std of xi)")
+    plasticity_noise: Literal["amplitude", "window"] = param(
+        "amplitude",
+        "",
+        "amplitude: one truncated amplitude per synapse for its Hebbian and data terms, own "
+        "SAL amplitudes (the paper's); window: independent causal and anticausal amplitudes",
+    )
+    sigma_init: float | None = param(
+        None, "", "std of the asymmetric initial noise (none: sigma, synaptic; 0.2, plasticity)"
+    )
+    init_scale: float = param(0.2, "", "std of the symmetric initial weights and of b0")
     sal: bool = param(True, "", "SAL in the recurrent synapses during sleep")
     kolen_pollack: bool = param(False, "", "Kolen-Pollack weight decay baseline")
-    kp_decay: float = param(1e-4, "1/iteration", "fraction of W removed per iteration (KP)")
+    kp_decay: float | None = param(
+        None, "1/iteration", "fraction of W removed per iteration (none: 1.6e-4 or 4e-5)"
+    )
     iterations: int = param(20_000, "", "wake-sleep iterations")
     lr: float = param(0.01, "", "wake-sleep learning rate (weights and biases)")
     lr_sal: float = param(0.01, "", "SAL rate per iteration; rule.eta = lr_sal tau_ref / sleep")
     sleep_tau: float = param(1000.0, "tau_ref", "sleep phase length")
-    validate_every: int = param(500, "", "iterations between validations and checkpoints")
+    validate_every: int | None = param(
+        None, "", "iterations between validations and checkpoints (none: 500 or 1000)"
+    )
     validation_factor: float = param(100.0, "", "validation sleep = factor x training sleep")
     tau_ref: float = param(5.0, "ms", "refractory time = PSP duration = SAL window width")
     resolution: float = param(0.1, "ms", "time step")
@@ -121,12 +135,14 @@ class SamplingConfig:
     def validate(self) -> None:
         check_range("n", self.n, 2, 12)
         check_range("sigma", self.sigma, 0.0, 5.0)
-        check_range("kp_decay", self.kp_decay, 0.0, 1.0)
+        check_range("kp_decay", self.kp_rate, 0.0, 1.0)
+        check_range("sigma_init", self.initial_noise, 0.0, 5.0)
+        check_range("init_scale", self.init_scale, 0.0, 5.0)
         check_range("iterations", self.iterations, 1, 10_000_000)
         check_range("lr", self.lr, 0.0, 10.0)
         check_range("lr_sal", self.lr_sal, 0.0, 100.0)
         check_range("sleep_tau", self.sleep_tau, 10.0, 1e7)
-        check_range("validate_every", self.validate_every, 1, self.iterations)
+        check_range("validate_every", self.validation_interval, 1, self.iterations)
         check_range("validation_factor", self.validation_factor, 1.0, 1e5)
         check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
         check_range("tau_ref", self.tau_ref, 2 * self.resolution, 1000.0)
@@ -165,6 +181,28 @@ class SamplingConfig:
         )
 
     @property
+    def initial_noise(self) -> float:
+        """``sigma_init``, or the paper's: ``sigma`` under synaptic noise, 0.2 under plasticity
+        noise (also in its noise-free baseline), 0 without noise."""
+        if self.sigma_init is not None:
+            return self.sigma_init
+        return {"synaptic": self.sigma, "plasticity": 0.2}.get(self.noise, 0.0)
+
+    @property
+    def kp_rate(self) -> float:
+        """``kp_decay``, or the paper's: 4e-5 under plasticity noise, else 1.6e-4."""
+        if self.kp_decay is not None:
+            return self.kp_decay
+        return 4e-5 if self.noise == "plasticity" else 1.6e-4
+
+    @property
+    def validation_interval(self) -> int:
+        """``validate_every``, or the paper's: 1000 under plasticity noise, else 500."""
+        if self.validate_every is not None:
+            return self.validate_every
+        return 1000 if self.noise == "plasticity" else 500
+
+    @property
     def sleep(self) -> float:
         """Duration of one training sleep phase (ms)."""
         return self.sleep_tau * self.tau_ref
@@ -181,11 +219,8 @@ class SamplingConfig:
 
     @property
     def dendritic_delay(self) -> float:
-        """``rule.dendritic_delay``, or with ``none`` 0 where the backend allows it, else -1."""
-        if self.rule.dendritic_delay is not None:
-            return self.rule.dendritic_delay
-        spikes_ok = self.backend == "nest" or self.delay >= 2 * self.resolution
-        return 0.0 if spikes_ok else -1.0
+        """``rule.dendritic_delay``, or when unset 0 where the backend allows it, else -1."""
+        return self.rule.spike_lag_delay(self.delay, self.resolution, self.backend)
 
     def seed_list(self) -> list[int]:
         return list(range(self.seed, self.seed + self.seeds))
@@ -196,13 +231,13 @@ class SamplingConfig:
 
     def segments(self) -> list[tuple[int, int]]:
         """``(first, stop)`` iterations between validations."""
-        edges = [*range(0, self.iterations, self.validate_every), self.iterations]
+        edges = [*range(0, self.iterations, self.validation_interval), self.iterations]
         return list(itertools.pairwise(edges))
 
 
 @dataclass(frozen=True)
 class SeedSetup:
-    """Everything a seed fixes: target, initial parameters and plasticity gains."""
+    """Everything a seed fixes: target, initial parameters and plasticity amplitudes."""
 
     seed: int
     w_target: FloatArray
@@ -211,27 +246,67 @@ class SeedSetup:
     b_initial: FloatArray
     gain_causal: FloatArray  # m_c[k, j] of the synapse j -> k (1 without plasticity noise)
     gain_anticausal: FloatArray  # m_a[k, j]
+    sal_amplitude: FloatArray  # a[k, j]: the synapse's SAL window is -a / +a
+
+
+def truncated_amplitudes(
+    rng: np.random.Generator, sigma: float, shape: tuple[int, ...]
+) -> FloatArray:
+    """``max(0, 1 + xi)`` with ``xi`` normal of standard deviation ``sigma`` truncated at
+    ``+-1.5 sigma`` (the paper's plasticity noise)."""
+    if sigma == 0:
+        return np.ones(shape)
+    from scipy.stats import truncnorm
+
+    xi = truncnorm.rvs(-1.5, 1.5, scale=sigma, size=shape, random_state=rng)
+    return np.maximum(0.0, 1.0 + xi)
 
 
 def seed_setup(config: SamplingConfig, seed: int) -> SeedSetup:
     """Target and initial state of ``seed``; the target depends only on ``seed`` and ``n``, so
-    every noise scenario and condition of a seed learns the same target."""
+    every noise scenario and condition of a seed learns the same target.
+
+    Initial weights are the authors': a symmetric part ``init_scale * N(0, 1)`` plus the
+    asymmetric noise ``sigma_init * xi`` (independent ``xi_ij``), clipped at ``clip``; initial
+    biases ``init_scale * N(0, 1)``.  Each quantity has its own random stream."""
     n = config.n
     off = ~np.eye(n, dtype=bool)
-    target_rng = np.random.default_rng([seed, n, 0])
+
+    def stream(k: int) -> np.random.Generator:
+        return np.random.default_rng([seed, n, k])
+
+    target_rng = stream(0)
     upper = np.triu(target_rng.uniform(-config.target_range, config.target_range, (n, n)), 1)
     w_target = upper + upper.T
     b_target = target_rng.uniform(-config.target_range, config.target_range, n)
-    xi = np.random.default_rng([seed, n, 1]).normal(0.0, 1.0, (n, n)) * off
-    w_initial = np.zeros((n, n))
+    xi = stream(1).normal(0.0, 1.0, (n, n)) * off
+    symmetric = np.triu(stream(3).normal(0.0, 1.0, (n, n)), 1)
+    symmetric = symmetric + symmetric.T
+    w_initial = np.clip(
+        config.init_scale * symmetric + config.initial_noise * xi, -config.clip, config.clip
+    )
+    b_initial = np.clip(
+        config.init_scale * stream(4).normal(0.0, 1.0, n), -config.clip, config.clip
+    )
     gains = np.ones((2, n, n))
-    if config.noise == "synaptic":
-        w_initial = np.clip(config.sigma * xi, -config.clip, config.clip)
-    elif config.noise == "plasticity":
-        xi_anticausal = np.random.default_rng([seed, n, 2]).normal(0.0, 1.0, (n, n))
-        gains = np.maximum(0.0, 1.0 + config.sigma * np.stack([xi, xi_anticausal]))
+    sal_amplitude = np.ones((n, n))
+    if config.noise == "plasticity":
+        if config.plasticity_noise == "amplitude":
+            amplitude = truncated_amplitudes(stream(2), config.sigma, (n, n))
+            gains = np.stack([amplitude, amplitude])
+            sal_amplitude = truncated_amplitudes(stream(5), config.sigma, (n, n))
+        else:  # salpynn's earlier model, with its draws: causal from stream 1, as before
+            xi_anticausal = stream(2).normal(0.0, 1.0, (n, n))
+            gains = np.maximum(0.0, 1.0 + config.sigma * np.stack([xi, xi_anticausal]))
     return SeedSetup(
-        seed, w_target, b_target, w_initial, np.zeros(n), gains[0] * off, gains[1] * off
+        seed,
+        w_target,
+        b_target,
+        w_initial * off,
+        b_initial,
+        gains[0] * off,
+        gains[1] * off,
+        sal_amplitude * off,
     )
 
 
@@ -324,10 +399,15 @@ def kl_rows(p_target: FloatArray, counts: NDArray[np.int64]) -> FloatArray:
 
 
 def _open_batch(
-    config: SamplingConfig, w: FloatArray, b: FloatArray, kernel_seed: int
+    config: SamplingConfig,
+    w: FloatArray,
+    b: FloatArray,
+    kernel_seed: int,
+    sal_amplitudes: FloatArray | None = None,
 ) -> SamplingBatch:
     """A fresh simulator with the batch's networks (:class:`salpynn.networks.sampling.
-    SamplingBatch`) at weights ``w`` and biases ``b``."""
+    SamplingBatch`) at weights ``w`` and biases ``b``; ``sal_amplitudes`` (a stack like
+    ``w``) scale each synapse's SAL window."""
     from salpynn.networks.sampling import SamplingBatch
     from salpynn.pynn import load_backend
 
@@ -342,6 +422,7 @@ def _open_batch(
         delay=config.delay,
         rule=config.sal_rule(),
         resolution=config.resolution,
+        amplitudes=sal_amplitudes,
     )
 
 
@@ -419,6 +500,37 @@ def _validate(batch: SamplingBatch, config: SamplingConfig, p_target: FloatArray
     return kl_rows(p_target, counts)
 
 
+def wake_sleep_step(
+    config: SamplingConfig,
+    w: FloatArray,
+    b: FloatArray,
+    data: FloatArray,
+    rate_target: FloatArray,
+    model: FloatArray,
+    counts: NDArray[np.int64],
+    duration: float,
+) -> tuple[FloatArray, FloatArray]:
+    """One update of the stacks ``w`` ``(replicas, n, n)`` and ``b`` ``(replicas, n)``.
+
+    ``W += lr * (data - model / duration)`` with the data term ``data`` (the target
+    co-activations, scaled by each synapse's Hebbian amplitude under plasticity noise) and the
+    model term ``model`` (the synapses' overlaps in ms over the sleep phase of ``duration`` ms,
+    :func:`model_term`); ``b += lr * (<z>_target - counts * tau_ref / duration)``; the
+    Kolen-Pollack decay; clipping at ``clip``; zero diagonal.
+    """
+    off = ~np.eye(config.n, dtype=bool)
+    dw = config.lr * (data - model / duration)
+    if config.kolen_pollack:
+        dw -= config.kp_rate * w
+    w = np.clip(w + dw, -config.clip, config.clip) * off
+    b = np.clip(
+        b + config.lr * (rate_target - counts * config.tau_ref / duration),
+        -config.clip,
+        config.clip,
+    )
+    return w, b
+
+
 def _train_batch(
     config: SamplingConfig, seeds: list[int], path: Path, key: str, bar: Any
 ) -> _BatchState:
@@ -430,6 +542,10 @@ def _train_batch(
     gain_c = np.stack([s.gain_causal for s in setups])
     gain_a = np.stack([s.gain_anticausal for s in setups])
     gain_mean = (gain_c + gain_a) / 2
+    sal_amp = np.stack([s.sal_amplitude for s in setups])
+    off_diagonal = ~np.eye(config.n, dtype=bool)
+    if np.all(sal_amp[:, off_diagonal] == 1.0):
+        sal_amp = None  # homogeneous amplitudes stay synapse-type parameters
     n, reps = config.n, len(seeds)
     state = _BatchState.load(path, key)
     if state is None:
@@ -447,11 +563,10 @@ def _train_batch(
             dkl_validation=[],
         )
     bar.update(state.iteration)
-    off = ~np.eye(n, dtype=bool)
     for index, (first, stop) in enumerate(config.segments()):
         if stop <= state.iteration:
             continue
-        batch = _open_batch(config, state.w, state.b, _kernel_seed(seeds, index))
+        batch = _open_batch(config, state.w, state.b, _kernel_seed(seeds, index), sal_amp)
         if first == 0:
             start = time.perf_counter()
             state.validation_iterations.append(0)
@@ -465,14 +580,8 @@ def _train_batch(
             first, counts = coactivation_from_spikes(times, senders, n, reps, config.tau_ref)
             model = model_term(first, gain_c, gain_a)
             w = batch.weights() if config.sal else w
-            dw = config.lr * (gain_mean * co_target - model / duration)
-            if config.kolen_pollack:
-                dw -= config.kp_decay * w
-            w = np.clip(w + dw, -config.clip, config.clip) * off
-            b = np.clip(
-                b + config.lr * (rate_target - counts * config.tau_ref / duration),
-                -config.clip,
-                config.clip,
+            w, b = wake_sleep_step(
+                config, w, b, gain_mean * co_target, rate_target, model, counts, duration
             )
             batch.set_weights(w)
             batch.set_biases(b)
@@ -571,6 +680,7 @@ def _write_outputs(
         W_initial=np.stack([s.w_initial for s in setups]),
         gain_causal=np.stack([s.gain_causal for s in setups]),
         gain_anticausal=np.stack([s.gain_anticausal for s in setups]),
+        sal_amplitude=np.stack([s.sal_amplitude for s in setups]),
         W_final=w_final,
         b_final=b_final,
     )

@@ -83,8 +83,8 @@ class SamplingRun:
     def kind(self) -> str:
         """``no noise``, ``Hebbian only``, ``SAL``, ``KP`` or ``SAL + KP``."""
         sal, kp = self.summary["sal"], self.summary["kolen_pollack"]
-        if self.noise == "none" and not sal and not kp:
-            return "no noise"
+        if (self.noise == "none" or self.sigma == 0) and not sal and not kp:
+            return "no noise"  # for plasticity noise: its baseline, sigma_init 0.2 and sigma 0
         rules = [name for name, on in (("SAL", sal), ("KP", kp)) if on]
         return " + ".join(rules) if rules else "Hebbian only"
 
@@ -93,7 +93,10 @@ def plot_conditions(path: Path, runs: Sequence[SamplingRun], noise: str, sigma: 
     """Fig. 4/5 (left): D_KL and Var(W_ij - W_ji) against iterations, per condition, at one
     noise level, with the no-noise baseline."""
     plt = pyplot()
-    chosen = [r for r in runs if r.kind == "no noise"]
+    baselines = [r for r in runs if r.kind == "no noise"]
+    # The figure's own baseline (plasticity noise: sigma 0 with sigma_init 0.2) if there is
+    # one, else the noise-free run.
+    chosen = [r for r in baselines if r.noise == noise] or baselines
     chosen += [r for r in runs if r.noise == noise and np.isclose(r.sigma, sigma)]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
     for run in chosen:
@@ -117,8 +120,10 @@ def plot_noise_levels(path: Path, runs: Sequence[SamplingRun], noise: str) -> Pa
     """Fig. 4/5 (right): final D_KL and Var(W_ij - W_ji) against the noise level."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
-    baseline = [r for r in runs if r.kind == "no noise"]
-    noisy = [r for r in runs if r.noise == noise]
+    baseline = [r for r in runs if r.kind == "no noise" and r.noise == noise] or [
+        r for r in runs if r.kind == "no noise"
+    ]
+    noisy = [r for r in runs if r.noise == noise and r.kind != "no noise"]
     for kind in dict.fromkeys(r.kind for r in noisy):
         group = sorted((r for r in noisy if r.kind == kind), key=lambda r: r.sigma)
         sigmas = np.array([r.sigma for r in group])
