@@ -88,7 +88,18 @@ def authors_seconds_per_iteration(checkout: Path, work: Path) -> float:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", "numba", "pyyaml", "matplotlib", str(package)],
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "numba",
+            "scipy",
+            "pyyaml",
+            "matplotlib",
+            str(package),
+        ],
         check=True,
     )
     params = json.loads(
@@ -132,7 +143,11 @@ def authors_seconds_per_iteration(checkout: Path, work: Path) -> float:
         path = work / f"authors-{iterations}.yaml"
         path.write_text(json.dumps({**params, "num_epochs": iterations}))  # JSON is YAML
         start = time.perf_counter()
-        subprocess.run([python, str(script), str(path)], check=True, capture_output=True, cwd=work)
+        done = subprocess.run(
+            [python, str(script), str(path)], capture_output=True, text=True, cwd=work
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"the authors' trainer failed:\n{done.stderr[-3000:]}")
         times[iterations] = time.perf_counter() - start
     return (times[111] - times[11]) / 100
 
@@ -142,6 +157,7 @@ def main() -> None:
     parser.add_argument("--packing", default="1,10,35,70,140", help="networks per kernel")
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--authors", type=Path, help="checkout of unibe-cns/sal-code")
+    parser.add_argument("--authors-only", action="store_true", help="measure only the authors'")
     args = parser.parse_args()
     packings = [int(p) for p in args.packing.split(",")]
     work = Path(tempfile.mkdtemp(prefix="salpynn-bench-sampling-"))
