@@ -23,8 +23,6 @@ __all__ = ["TwoNeuronNetwork", "TwoNeuronParameters"]
 class TwoNeuronParameters:
     """Model parameters (times in ms; weights and biases dimensionless)."""
 
-    PLASTIC = ("w_12", "w_21")  # the connections, in this order
-
     w_12: float = 1.5  # connection 2 -> 1
     w_21: float = 0.5  # connection 1 -> 2
     b_1: float = -0.5
@@ -35,6 +33,10 @@ class TwoNeuronParameters:
     plastic: Literal["both", "w_12", "w_21"] = "both"
     delay: float = 0.1
     record_states: bool = False  # also record u and z, every tau_ref / 2
+
+    def synapse_rule(self, name: Literal["w_12", "w_21"]) -> PairRule:
+        """The rule of connection ``name``: ``rule``, or frozen (``eta = 0``) if not plastic."""
+        return self.rule if self.plastic in ("both", name) else self.rule.with_(eta=0.0)
 
 
 class TwoNeuronNetwork:
@@ -60,7 +62,7 @@ class TwoNeuronNetwork:
     def connect(self) -> None:
         p = self.params
         for name, pre, post, weight in (("w_12", 1, 0, p.w_12), ("w_21", 0, 1, p.w_21)):
-            rule = p.rule if p.plastic in ("both", name) else p.rule.with_(eta=0.0)
+            rule = p.synapse_rule(name)
             self.projections[name] = self.backend.projection(
                 self.cells[[pre]],
                 self.cells[[post]],

@@ -238,13 +238,15 @@ def _show(value: Any) -> str:
 
 
 def describe(cls: type, indent: str = "  ") -> str:
-    """A table of every parameter of ``cls``: name, default, unit, meaning."""
+    """A table of every parameter of ``cls``: name, default, unit, meaning (and the choices
+    of parameters that take one of a few values)."""
     rows = list(parameters(cls))
     width = max(len(p.name) for p in rows)
     lines = []
     for p in rows:
         default = _show(p.default)
         unit = f" {p.unit}" if p.unit else ""
+        choices = f" [{p.kind}]" if "|" in p.kind else ""
         text = f"{indent}{p.name:<{width}}  {default}{unit}"
-        lines.append(f"{text:<{width + 24}}  {p.help}".rstrip())
+        lines.append(f"{text:<{width + 24}}  {p.help}{choices}".rstrip())
     return "\n".join(lines)

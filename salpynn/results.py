@@ -112,15 +112,14 @@ def finished_runs(
     return found
 
 
-def run_record(config: Any, seeds: Any = None) -> dict[str, Any]:
-    """The block every result carries: its seed(s), full configuration, the configuration's
-    hash and :func:`provenance` (``config`` is a dataclass; ``seeds`` defaults to its
-    ``seed``)."""
+def run_record(config: Any) -> dict[str, Any]:
+    """The block every result carries: its seed, full configuration, the configuration's hash
+    and :func:`provenance` (``config`` is a dataclass)."""
     import dataclasses
 
     values = dataclasses.asdict(config)
     return {
-        "seed": values.get("seed") if seeds is None else seeds,
+        "seed": values.get("seed"),
         "config": values,
         "config_hash": config_hash(values),
         "provenance": provenance(),

@@ -115,6 +115,12 @@ class PairRule:
         params = asdict(self)
         return {k: float(v) for k, v in params.items() if k not in ("window", "pairing")}
 
+    def lag_delay(self, delay: float) -> float:
+        """The ms added to postsynaptic times in the lags for a synapse with ``delay``
+        (``dendritic_delay``, or the whole delay for -1): the ``delay`` argument of
+        :func:`weight_trajectory` and :func:`settled_weight`."""
+        return delay if self.dendritic_delay == -1.0 else self.dendritic_delay
+
     def model_defaults(self) -> dict[str, str]:
         """``window`` and ``pairing``: string parameters set per synapse model in NEST."""
         return {"window": self.window, "pairing": self.pairing}
@@ -150,20 +156,39 @@ class RuleConfig:
         "none: 0 where the backend can (NEST; Brian2 with delay >= 2 steps), else -1",
     )
 
-    def resolve(self, tau: float, **derived: Any) -> PairRule:
-        """The :class:`PairRule`: ``None`` time constants become ``tau``, other ``None``
-        fields take the experiment's ``derived`` values; errors name ``rule.<field>``."""
+    def resolve(
+        self, tau: float, delay: float, resolution: float, backend: str, **derived: Any
+    ) -> PairRule:
+        """The :class:`PairRule` of synapses with this ``delay`` on ``backend``.
+
+        Unset time constants become ``tau``; an unset ``dendritic_delay`` becomes 0 (lags
+        between the spike times, as in the authors' discrete-time code, so that SAL conserves
+        ``W_ij + W_ji`` exactly) where the backend allows it, else -1 (the whole delay); other
+        unset fields take the experiment's ``derived`` values.  A set ``dendritic_delay`` must
+        be -1 or in ``[0, delay]``, and on Brian2 at least ``2 * resolution - delay`` (the
+        presynaptic side must be seen first).  Errors name ``rule.<field>``.
+        """
+        d = self.dendritic_delay
+        if d is not None and d != -1.0:
+            if not (0.0 <= d <= delay):
+                raise ConfigError(
+                    "rule.dendritic_delay must be -1 (the whole delay) or in [0, delay] ms; got "
+                    f"{d} with delay {delay} ms"
+                )
+            if backend == "brian2" and d < 2 * resolution - delay - 1e-12:
+                raise ConfigError(
+                    "rule.dendritic_delay must be -1 or at least 2 * resolution - delay = "
+                    f"{2 * resolution - delay:g} ms on the brian2 backend, got {d}"
+                )
+        if d is None:
+            d = 0.0 if backend == "nest" or delay >= 2 * resolution - 1e-12 else -1.0
         values = {
+            **asdict(self),
             "tau_causal": tau if self.tau_causal is None else self.tau_causal,
             "tau_anticausal": tau if self.tau_anticausal is None else self.tau_anticausal,
+            "dendritic_delay": d,
+            **derived,
         }
-        for field in ("eta", "a_causal", "a_anticausal", "window", "pairing", "w_min", "w_max"):
-            values[field] = getattr(self, field)
-        values["dendritic_delay"] = self.dendritic_delay
-        for field, value in derived.items():
-            values[field] = value
-        if values["dendritic_delay"] is None:  # no backend given: lags between spike times
-            values["dendritic_delay"] = 0.0
         missing = [f"rule.{k}" for k, v in values.items() if v is None]
         if missing:
             raise ConfigError(f"{', '.join(missing)} must be set (a number)")
@@ -171,32 +196,6 @@ class RuleConfig:
             return PairRule(**values)
         except ValueError as err:
             raise ConfigError(f"rule.{err}") from err
-
-    def spike_lag_delay(self, delay: float, resolution: float, backend: str) -> float:
-        """``dendritic_delay`` for the synapses: the value set, or when unset 0 (lags between
-        the spike times, as in the authors' discrete-time code, so that SAL conserves
-        ``W_ij + W_ji`` exactly) where the backend allows it, else -1 (the whole delay)."""
-        if self.dendritic_delay is not None:
-            return self.dendritic_delay
-        return 0.0 if backend == "nest" or delay >= 2 * resolution - 1e-12 else -1.0
-
-    def check_delays(self, delay: float, resolution: float, backend: str) -> None:
-        """Raise :class:`ConfigError` unless ``rule.dendritic_delay`` fits the synapses'
-        ``delay`` (-1 or ``[0, delay]``) and the backend (Brian2: -1 or at least
-        ``2 * resolution - delay``, so that the presynaptic side is seen first)."""
-        d = self.dendritic_delay
-        if d is None or d == -1.0:
-            return
-        if not (0.0 <= d <= delay):
-            raise ConfigError(
-                "rule.dendritic_delay must be -1 (the whole delay) or in [0, delay] ms; got "
-                f"{d} with delay {delay} ms"
-            )
-        if backend == "brian2" and d < 2 * resolution - delay - 1e-12:
-            raise ConfigError(
-                "rule.dendritic_delay must be -1 or at least 2 * resolution - delay = "
-                f"{2 * resolution - delay:g} ms on the brian2 backend, got {d}"
-            )
 
     def refuse(self, reasons: dict[str, str]) -> None:
         """Raise :class:`ConfigError` for any field in ``reasons`` that is not ``None``

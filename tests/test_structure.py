@@ -176,7 +176,10 @@ class TestOverrides:
         config = apply_overrides(_Example(), ["rule.tau_causal=none", "rule.tau_anticausal=4"])
         assert config.rule.tau_causal is None and config.rule.tau_anticausal == 4.0
         expected = PairRule(tau_causal=7.0, tau_anticausal=4.0, dendritic_delay=0.0)
-        assert config.rule.resolve(7.0) == expected
+        assert config.rule.resolve(7.0, 1.0, 0.1, "nest") == expected
+        # Unset lags: between spike times where the backend can, else the whole delay.
+        assert config.rule.resolve(7.0, 0.1, 0.1, "brian2").dendritic_delay == -1.0
+        assert config.rule.resolve(7.0, 0.2, 0.1, "brian2").dendritic_delay == 0.0
 
     @pytest.mark.parametrize(
         ("overrides", "words"),
@@ -197,9 +200,11 @@ class TestOverrides:
 
     def test_rule_errors_carry_the_block_name(self):
         with pytest.raises(ConfigError, match=r"rule\.tau_causal must be > 0"):
-            RuleConfig(tau_causal=-1.0).resolve(10.0)
+            RuleConfig(tau_causal=-1.0).resolve(10.0, 1.0, 0.1, "nest")
         with pytest.raises(ConfigError, match=r"rule.eta must be set"):
-            RuleConfig(eta=None).resolve(10.0)
+            RuleConfig(eta=None).resolve(10.0, 1.0, 0.1, "nest")
+        with pytest.raises(ConfigError, match=r"rule\.dendritic_delay must be -1"):
+            RuleConfig(dendritic_delay=2.0).resolve(10.0, 1.0, 0.1, "nest")
 
     def test_json_file_and_describe(self, tmp_path):
         path = tmp_path / "c.json"
@@ -208,3 +213,4 @@ class TestOverrides:
         assert (config.a, config.rule.pairing, config.rule.eta) == (2, "all", 0.1)
         text = describe(_Example)
         assert "rule.dendritic_delay" in text and "none ms" in text and "-inf" in text
+        assert "[exp|triangular]" in text and "[nearest|all]" in text

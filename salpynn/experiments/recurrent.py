@@ -12,6 +12,7 @@ which alone prints the progress bar and writes the results.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,13 +69,11 @@ class RecurrentConfig:
         check_range("threads", self.threads, 1, 256)
         check_range("seed", self.seed, 1, 2**31 - 1)
         check_choices(self)
-        self.rule.check_delays(self.delay, self.resolution, self.backend)
         self.sal_rule()
 
     def sal_rule(self) -> PairRule:
         """The SAL rule of the recurrent synapses (time constants ``tau_ref`` unless set)."""
-        lags = self.rule.spike_lag_delay(self.delay, self.resolution, self.backend)
-        return self.rule.resolve(self.tau_ref, dendritic_delay=lags)
+        return self.rule.resolve(self.tau_ref, self.delay, self.resolution, self.backend)
 
 
 def initial_network(config: RecurrentConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -190,7 +189,7 @@ def _write(
         spikes,
         t_start=0.0,
         t_stop=config.duration,
-        config={"experiment": "recurrent", **run_record(config)["config"]},
+        config={"experiment": "recurrent", **dataclasses.asdict(config)},
         seeds={"seed": config.seed},
         weights=weights,
         biases=biases,

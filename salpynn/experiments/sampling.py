@@ -47,6 +47,7 @@ checkpoint with exactly the results an uninterrupted run would have produced.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import time
@@ -61,7 +62,13 @@ from salpynn import mpi
 from salpynn.analysis.alignment import asymmetry_variance
 from salpynn.config import ConfigError, check_choices, check_range, param
 from salpynn.experiments import Experiment
-from salpynn.results import atomic_write, atomic_write_json, atomic_write_npz, run_record
+from salpynn.results import (
+    atomic_write,
+    atomic_write_json,
+    atomic_write_npz,
+    config_hash,
+    run_record,
+)
 from salpynn.rule import PairRule, RuleConfig
 
 __all__ = [
@@ -160,7 +167,6 @@ class SamplingConfig:
                 "w_max": "clip in this experiment",
             }
         )
-        self.rule.check_delays(self.delay, self.resolution, self.backend)
         steps = self.tau_ref / self.resolution
         if abs(steps - round(steps)) > 1e-9:
             raise ConfigError(
@@ -170,14 +176,16 @@ class SamplingConfig:
         self.sal_rule()
 
     def sal_rule(self) -> PairRule:
-        """The rule of the recurrent synapses: ``rule`` with ``eta =`` :attr:`sal_eta`, bounds
-        ``+-clip`` and :attr:`dendritic_delay`."""
+        """The rule of the recurrent synapses: ``rule`` with ``eta =`` :attr:`sal_eta` and
+        bounds ``+-clip``."""
         return self.rule.resolve(
             self.tau_ref,
+            self.delay,
+            self.resolution,
+            self.backend,
             eta=self.sal_eta,
             w_min=-self.clip,
             w_max=self.clip,
-            dendritic_delay=self.dendritic_delay,
         )
 
     @property
@@ -216,11 +224,6 @@ class SamplingConfig:
         ``lr_sal`` and ``lr`` are comparable rates per iteration.
         """
         return self.lr_sal * self.tau_ref / self.sleep if self.sal else 0.0
-
-    @property
-    def dendritic_delay(self) -> float:
-        """``rule.dendritic_delay``, or when unset 0 where the backend allows it, else -1."""
-        return self.rule.spike_lag_delay(self.delay, self.resolution, self.backend)
 
     def seed_list(self) -> list[int]:
         return list(range(self.seed, self.seed + self.seeds))
@@ -619,7 +622,7 @@ def run(config: SamplingConfig, out: Path, progress: bool = True) -> dict[str, A
     rank, size = mpi.launcher_rank_size()
     if size > 1:
         mpi.independent_nest_per_rank()
-    key = run_record(config)["config_hash"]
+    key = config_hash(dataclasses.asdict(config))  # checkpoints belong to this configuration
     folder = Path(out) / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     batches = config.batches()

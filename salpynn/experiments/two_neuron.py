@@ -68,13 +68,11 @@ class TwoNeuronConfig:
                 f"tau_ref must be a multiple of resolution ({self.resolution}), got {self.tau_ref}"
             )
         check_choices(self)
-        self.rule.check_delays(self.delay, self.resolution, self.backend)
         self.sal_rule()
 
     def sal_rule(self) -> PairRule:
         """The SAL rule of the plastic synapses (time constants ``tau_ref`` unless set)."""
-        lags = self.rule.spike_lag_delay(self.delay, self.resolution, self.backend)
-        return self.rule.resolve(self.tau_ref, dendritic_delay=lags)
+        return self.rule.resolve(self.tau_ref, self.delay, self.resolution, self.backend)
 
     def network_parameters(self) -> TwoNeuronParameters:
         return TwoNeuronParameters(
@@ -118,14 +116,11 @@ class TwoNeuronResult:
         from salpynn.rule import settled_weight
 
         p = c.network_parameters()
-        lag = c.delay if p.rule.dendritic_delay == -1.0 else p.rule.dendritic_delay
+        lag = p.rule.lag_delay(c.delay)
         s1, s2 = self.spikes
-        rules = {
-            k: p.rule if c.plastic in ("both", k) else p.rule.with_(eta=0.0) for k in p.PLASTIC
-        }
         return (
-            settled_weight(w_12, s2, s1, rules["w_12"], lag),  # 2 -> 1: pre 2, post 1
-            settled_weight(w_21, s1, s2, rules["w_21"], lag),
+            settled_weight(w_12, s2, s1, p.synapse_rule("w_12"), lag),  # 2 -> 1: pre 2, post 1
+            settled_weight(w_21, s1, s2, p.synapse_rule("w_21"), lag),
         )
 
     def summary(self) -> dict[str, Any]:
