@@ -280,7 +280,8 @@ def _report(summary: dict[str, Any]) -> list[str]:
     return [
         f"final: w_12 = {summary['w_12_final']:+.4f}, w_21 = {summary['w_21_final']:+.4f} "
         f"(difference {summary['difference_initial']:+.3f} -> {summary['difference_final']:+.4f}, "
-        f"sum {summary['sum_initial']:.3f} -> {summary['sum_final']:.4f}); "
+        f"sum {summary['sum_initial']:.3f} -> {summary['sum_final']:.4f} as NEST holds it, "
+        f"drift {summary['sum_drift']:.1e} once the last post-spike changes are applied); "
         f"wall time {summary['wall_time_s']:.1f} s"
     ]
 
