@@ -11,12 +11,13 @@ configuration dataclasses, so the help texts list exactly what ``--set`` accepts
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from salpynn import experiments
+from salpynn import experiments, safety
 from salpynn.build import ModuleNotBuiltError
 from salpynn.config import ConfigError, describe, load_config
 from salpynn.mpi import launcher_rank_size
@@ -148,16 +149,58 @@ def _run(args: argparse.Namespace) -> int:
     experiment = experiments.get(args.experiment)
     config = load_config(experiment.config, args.config, _overrides(args))
     config.validate()  # before anything long starts
+    if experiment.memory is not None:
+        safety.check_memory(
+            experiment.memory(config),
+            f"this {args.experiment} configuration",
+            "use fewer seeds, iterations or read-outs, or a machine with more memory",
+        )
     out = args.out or Path("results") / args.experiment / config_hash(dataclasses.asdict(config))
-    if experiment.announce is not None and launcher_rank_size()[0] == 0:
-        print(experiment.announce(config, out), flush=True)
-    summary = experiment.run(config, out, not args.no_progress)
+    rank, size = launcher_rank_size()
+    with _owned(out, size, rank, f"salpynn run {args.experiment}"):
+        if experiment.announce is not None and rank == 0:
+            print(experiment.announce(config, out), flush=True)
+        summary = experiment.run(config, out, not args.no_progress)
     if summary is None:  # another MPI rank writes and reports
         return 0
     for line in experiment.report(summary) if experiment.report else []:
         print(line)
     print(f"wrote {', '.join(experiment.outputs)} to {out}")
-    return 0
+    return _report_rescued()
+
+
+@contextlib.contextmanager
+def _owned(out: Path, size: int, rank: int, command: str) -> Iterator[None]:
+    """The run folder, checked writable and locked by rank 0 for the whole run; under an MPI
+    launcher every rank learns whether rank 0 got it."""
+    if size == 1:
+        with safety.run_folder(out, command) as lock:
+            if lock.note:
+                print(f"note: {lock.note}", flush=True)
+            yield
+        return
+    from salpynn.mpi import allgather
+
+    with contextlib.ExitStack() as stack:
+        error = None
+        if rank == 0:
+            try:
+                stack.enter_context(safety.run_folder(out, command))
+            except ConfigError as err:
+                error = str(err)
+        errors = allgather(error, size)
+        if errors[0] is not None:
+            raise ConfigError(errors[0]) if rank == 0 else SystemExit(2)
+        yield
+
+
+def _report_rescued() -> int:
+    rescued = safety.rescued()
+    for intended, target, reason in rescued:
+        print(
+            f"salpynn: could not write {intended} ({reason}); kept it as {target}", file=sys.stderr
+        )
+    return 4 if rescued else 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -236,12 +279,34 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _kept(args: argparse.Namespace) -> str:
+    """What an interrupted command leaves behind, in one sentence."""
+    if args.command == "sweep":
+        return "finished runs are kept; run the same command again to run the others"
+    out = getattr(args, "out", None)
+    if args.command == "run" and out is not None and any(out.glob("checkpoints/*.npz")):
+        return (
+            f"checkpoints are kept in {out / 'checkpoints'}; run the same command again to "
+            f"resume from the last one"
+        )
+    if args.command == "run" and out is None:
+        return (
+            "runs that write checkpoints (sampling) resume from the last one when the same "
+            "command runs again; other runs write their results only when they finish"
+        )
+    return "nothing of this run was written (results are written only when it finishes)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``salpynn`` command; returns the exit status (2: invalid input,
-    3: the NEST module is missing or could not be built)."""
+    """Entry point of the ``salpynn`` command; returns the exit status (2: invalid input or an
+    unreadable file, 3: the NEST module is missing or could not be built, 4: results could not
+    be written where asked and were kept in a rescue folder, 130: interrupted)."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(f"salpynn {args.command}: interrupted; {_kept(args)}", file=sys.stderr)
+        return 130
     except ConfigError as err:
         print(f"salpynn {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,14 +21,17 @@ from typing import Any, Literal, TypeVar, get_type_hints
 
 __all__ = [
     "ConfigError",
+    "CorruptFileError",
     "Parameter",
     "apply_overrides",
     "check_choices",
+    "check_grid",
     "check_range",
     "describe",
     "load_config",
     "param",
     "parameters",
+    "read_json_object",
 ]
 
 T = TypeVar("T")
@@ -35,6 +39,39 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A configuration value is unknown, malformed or out of range."""
+
+
+class CorruptFileError(ConfigError):
+    """A file salpynn wrote or reads is missing, truncated or not what it should be."""
+
+
+def read_json_object(path: str | os.PathLike, what: str, remedy: str = "") -> dict[str, Any]:
+    """A JSON file that must hold an object; missing, empty, malformed or non-object files
+    raise :class:`CorruptFileError` naming ``what`` and the file."""
+    path = Path(path)
+    hint = f"; {remedy}" if remedy else ""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise CorruptFileError(f"{what} {path} does not exist{hint}") from None
+    except IsADirectoryError:
+        raise CorruptFileError(f"{what} {path} is a folder, not a file{hint}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CorruptFileError(f"{what} {path} cannot be read ({err}){hint}") from None
+    if not text.strip():
+        raise CorruptFileError(f"{what} {path} is empty{hint}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CorruptFileError(
+            f"{what} {path} is not valid JSON (line {err.lineno}, column {err.colno}: "
+            f"{err.msg}){hint}"
+        ) from None
+    if not isinstance(data, dict):
+        raise CorruptFileError(
+            f"{what} {path} must hold a JSON object ({{...}}), not a {type(data).__name__}{hint}"
+        )
+    return data
 
 
 def param(
@@ -72,6 +109,17 @@ def check_range(
         raise ConfigError(f"{name} must lie in {left}{low}, {high}{right}, got {value!r}")
 
 
+def check_grid(name: str, value: float, resolution: float) -> None:
+    """Raise :class:`ConfigError` unless ``value`` (ms) is a whole number of time steps:
+    simulators would round it silently while the run records the value asked for."""
+    steps = value / resolution
+    if abs(steps - round(steps)) > 1e-9 * max(1.0, abs(steps)):
+        raise ConfigError(
+            f"{name} must be a multiple of resolution ({resolution} ms), got {value}; "
+            f"nearest: {round(steps) * resolution:g}"
+        )
+
+
 def _is_block(kind: Any) -> bool:
     return isinstance(kind, type) and dataclasses.is_dataclass(kind)
 
@@ -106,7 +154,10 @@ def _coerce(name: str, text: str, kind: Any) -> Any:
                 return False
             raise ValueError(text)
         if kind is int:
-            return int(text)
+            try:
+                return int(text)
+            except ValueError:
+                return _integral(name, float(text))
         if kind is float:
             return float(text)
         if origin is Literal:
@@ -119,6 +170,45 @@ def _coerce(name: str, text: str, kind: Any) -> Any:
     except ValueError as err:
         expected = f"one of {args}" if origin is Literal else getattr(kind, "__name__", kind)
         raise ConfigError(f"{name}: cannot read {text!r} as {expected}") from err
+
+
+def _integral(name: str, value: float) -> int:
+    if not math.isfinite(value) or value != int(value):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _typed(name: str, value: Any, kind: Any) -> Any:
+    """A JSON value (from a file or a sweep) checked against the field's type: whole numbers
+    for integer fields (``2.0`` becomes ``2``, ``2.5`` is refused), numbers for float fields,
+    ``true``/``false`` for flags, a listed word for choices."""
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _typed(name, value, inner[0])
+        return value
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        if not number:
+            raise ConfigError(f"{name} must be a whole number, got {value!r}")
+        return _integral(name, value)
+    if kind is float:
+        if not number:
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        return float(value)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+        return value
+    if origin is Literal and value not in args:
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, args))}, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, got {value!r}")
+    return value
 
 
 def _nested(overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,7 +265,7 @@ def apply_overrides(config: T, overrides: Mapping[str, Any] | Iterable[str], pre
         elif isinstance(value, str):
             changes[key] = _coerce(prefix + key, value, kind)
         else:
-            changes[key] = value
+            changes[key] = _typed(prefix + key, value, kind)
     return dataclasses.replace(config, **changes)
 
 
@@ -183,8 +273,11 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
     """Defaults of ``cls``, updated from a JSON file, then from ``key=value`` overrides."""
     config = cls()
     if path is not None:
-        data = json.loads(Path(path).read_text())
-        config = apply_overrides(config, data)
+        data = read_json_object(path, "--config file", "give a JSON object of parameters")
+        try:
+            config = apply_overrides(config, data)
+        except ConfigError as err:
+            raise ConfigError(f"--config file {path}: {err}") from None
     return apply_overrides(config, list(overrides))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from salpynn import __version__
+from salpynn import __version__, safety
 
 __all__ = [
     "atomic_write",
@@ -52,19 +52,43 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` and rename the result to ``path`` atomically."""
-    path = Path(path)
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_replace(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
+        os.chmod(tmp_path, 0o666 & ~_umask())  # as open() would; mkstemp makes 0600
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` and rename the result to ``path`` atomically (file mode from
+    the umask).
+
+    If the machine refuses the write (disk full, read-only, folder gone), the file is written
+    to :func:`salpynn.safety.rescue_folder` instead and its path returned; the command reports
+    every rescued file (:func:`salpynn.safety.rescued`) and exits with an error.
+    """
+    path = Path(path)
+    try:
+        _write_replace(path, write)
+    except OSError as err:
+        if not safety.rescuable(err):
+            raise
+        target = safety.rescue_folder(path, err)
+        _write_replace(target, write)
+        return target
     return path
 
 
@@ -106,7 +130,11 @@ def finished_runs(
         candidates = [folder] if (folder / "summary.json").exists() else []
         candidates += sorted(p.parent for p in folder.glob("runs/*/summary.json"))
         for candidate in candidates:
-            summary = read_json(candidate / "summary.json")
+            summary = safety.read_json_object(
+                candidate / "summary.json",
+                "summary",
+                "rerun that run (run the same command or sweep again after deleting the file)",
+            )
             if summary.get("experiment") == experiment:
                 found.append((candidate, summary))
     return found

@@ -29,20 +29,21 @@ distributed over ranks is ``mpirun -n K python -m salpynn run ...`` with ``.venv
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import itertools
-import json
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from salpynn import experiments, mpi
+from salpynn import experiments, mpi, safety
 from salpynn.config import ConfigError, apply_overrides
-from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance, read_json
+from salpynn.results import atomic_write, atomic_write_json, config_hash, provenance
+from salpynn.safety import CorruptFileError, read_json_object
 
 __all__ = ["RunSpec", "SweepSpec", "load_sweep", "run_sweep"]
 
@@ -89,23 +90,34 @@ class SweepSpec:
 
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and check a sweep file; errors name the offending key."""
-    data = json.loads(Path(path).read_text())
-    if not isinstance(data, dict):
-        raise ConfigError("a sweep file holds a JSON object")
+    data = read_json_object(path, "sweep file", "see the README's sweep section for its form")
     unknown = set(data) - {"experiment", "out", "base", "grid", "conditions"}
     if unknown:
         raise ConfigError(f"unknown sweep keys: {sorted(unknown)}")
     experiment = data.get("experiment")
     if experiment not in experiments.REGISTRY:
         raise ConfigError(f"experiment must be one of {experiments.names()}, got {experiment!r}")
+    for key in ("base", "grid", "conditions"):
+        if not isinstance(data.get(key, {}), dict):
+            raise ConfigError(
+                f"{key} must be a JSON object ({{...}}) in the sweep file {path}, "
+                f"not a {type(data[key]).__name__}"
+            )
     grid = data.get("grid", {})
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"grid.{key} must be a non-empty list")
     conditions = data.get("conditions") or {"default": {}}
-    for name in conditions:
+    for name, changes in conditions.items():
         if not name.replace("_", "").replace("-", "").isalnum():
             raise ConfigError(f"condition name {name!r} must be alphanumeric (with - or _)")
+        if not isinstance(changes, dict):
+            raise ConfigError(
+                f"conditions.{name} must be a JSON object of parameters, "
+                f"not a {type(changes).__name__}"
+            )
+    if not isinstance(data.get("out", ""), str):
+        raise ConfigError(f"out must be a folder name (a string) in the sweep file {path}")
     out = Path(data.get("out") or Path("results") / "sweeps" / Path(path).stem)
     return SweepSpec(experiment, out, data.get("base", {}), grid, conditions)
 
@@ -125,8 +137,8 @@ def execute_run(spec: RunSpec, out: str) -> dict[str, Any]:
     try:
         experiment = experiments.get(spec.experiment)
         config = apply_overrides(experiment.config(), spec.overrides)
-        with mpi.local_only():  # this rank runs the whole run by itself
-            summary = experiment.run(config, folder, False)
+        with mpi.local_only(), safety.run_folder(folder, f"sweep run {spec.run_id}"):
+            summary = experiment.run(config, folder, False)  # this rank runs it all
         assert summary is not None  # a run on one process always reports
         return _done_row(spec, summary)
     except Exception as err:  # a failed run is reported, never dropped
@@ -150,8 +162,16 @@ def execute_run(spec: RunSpec, out: str) -> dict[str, Any]:
 
 
 def _finished_row(spec: RunSpec, out: Path) -> dict[str, Any] | None:
+    """The table row of a finished run; ``None`` when it has to run (again): no summary, or
+    one that cannot be read (that run is then rerun, which is said)."""
     summary_path = out / "runs" / spec.run_id / "summary.json"
-    return _done_row(spec, read_json(summary_path)) if summary_path.is_file() else None
+    if not summary_path.exists():
+        return None
+    try:
+        return _done_row(spec, read_json_object(summary_path, "summary"))
+    except CorruptFileError as err:
+        print(f"sweep: {err}; running {spec.run_id} again", flush=True)
+        return None
 
 
 def _write_table(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -179,11 +199,13 @@ def run_sweep(spec: SweepSpec, progress: bool = True) -> tuple[list[dict[str, An
     comm = MPI.COMM_WORLD
     rows: list[dict[str, Any]] = []
     failed = 0
-    with MPICommExecutor(comm, root=0) as executor:
+    with MPICommExecutor(comm, root=0) as executor, contextlib.ExitStack() as stack:
         if executor is None:  # worker ranks serve tasks inside the context manager
             return [], 0
         from tqdm import tqdm
 
+        lock = safety.RunLock(safety.check_writable(spec.out, "sweep folder"), "salpynn sweep")
+        stack.enter_context(lock)
         runs = spec.runs()
         todo = []
         for run in runs:

@@ -352,6 +352,16 @@ class TestResumeAndRanks:
         a, b = metrics(tmp_path / "whole"), metrics(out)
         for key in a:
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        # The resumed run's speed covers the part it trained, not the whole schedule.
+        total = SMALL["iterations"] * SMALL["seeds"]
+        assert (
+            json.loads((tmp_path / "whole" / "summary.json").read_text())[
+                "run_iterations_this_invocation"
+            ]
+            == total
+        )
+        resumed_part = json.loads((out / "summary.json").read_text())
+        assert 0 < resumed_part["run_iterations_this_invocation"] < total
 
     def test_two_ranks_give_the_one_rank_result(self, tmp_path):
         args = ["run", "sampling", *overrides(SMALL), "--no-progress"]

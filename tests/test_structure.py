@@ -23,6 +23,7 @@ LAYERS = [
         "salpynn.rule",
         "salpynn.config",
         "salpynn.results",
+        "salpynn.safety",
         "salpynn.mpi",
         "salpynn.build",
     },

@@ -25,6 +25,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,14 +249,20 @@ def write_block(path: str | os.PathLike, block: neo.Block) -> Path:
     """
     from neo.io import NixIO
 
-    def write(tmp: Path) -> None:
-        io = NixIO(str(tmp), mode="ow")
+    # HDF5 does not survive a full disk (it crashes the interpreter at exit), so the file is
+    # staged in the system's temporary folder and copied into place with plain writes; if the
+    # copy fails, atomic_write keeps the result in a rescue folder.
+    fd, staged = tempfile.mkstemp(prefix="salpynn-", suffix=".nix")
+    os.close(fd)
+    try:
+        io = NixIO(staged, mode="ow")
         try:
             io.write_block(block)
         finally:
             io.close()
-
-    return atomic_write(path, write)
+        return atomic_write(path, lambda tmp: shutil.copyfile(staged, tmp))
+    finally:
+        os.unlink(staged)
 
 
 def write_recording(
@@ -418,11 +426,17 @@ def read_recording(path: str | os.PathLike) -> Recording:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no recording at {path}")
-    io = NixIO(str(path), mode="ro")
     try:
-        blocks = io.read_all_blocks()
-    finally:
-        io.close()
+        io = NixIO(str(path), mode="ro")
+        try:
+            blocks = io.read_all_blocks()
+        finally:
+            io.close()
+    except Exception as err:  # h5py, nixio and Neo raise many kinds for a bad file
+        raise ValueError(
+            f"{path} is not a readable Neo NIX file ({type(err).__name__}: {err}); give a "
+            f"recording.nix written by salpynn run (a truncated file must be recorded again)"
+        ) from None
     if not blocks:
         raise ValueError(f"{path} holds no Neo block")
     block = blocks[0]
@@ -437,6 +451,13 @@ def read_recording(path: str | os.PathLike) -> Recording:
             metadata[key] = value.item()
         else:
             metadata[key] = value
+    missing = [k for k in ("t_start_ms", "t_stop_ms") if k not in metadata]
+    if missing or not block.segments:
+        raise ValueError(
+            f"{path} is a Neo NIX file but not a salpynn recording (it lacks "
+            f"{', '.join(missing) or 'a segment'}); salpynn analyse reads the recording.nix "
+            f"that salpynn run writes"
+        )
     return Recording(block=block, metadata=metadata, path=path)
 
 

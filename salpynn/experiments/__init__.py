@@ -35,6 +35,8 @@ class Experiment:
     other ranks).  ``figures(runs, out, **options)`` draws figures from finished runs (pairs of
     folder and summary) into ``out`` and returns the paths.  ``announce(config, out)`` and
     ``report(summary)`` are the lines the command line prints before and after a run.
+    ``memory(config)`` estimates the bytes a run holds in memory, checked against the machine
+    before it starts.
     """
 
     name: str
@@ -45,6 +47,7 @@ class Experiment:
     figures: Callable[..., list[Path]] | None = None
     announce: Callable[[Any, Path], str] | None = None
     report: Callable[[dict[str, Any]], list[str]] | None = None
+    memory: Callable[[Any], int] | None = None
 
 
 def get(name: str) -> Experiment:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from salpynn.analysis.alignment import asymmetry_variance
-from salpynn.config import check_choices, check_range, param
+from salpynn.config import ConfigError, check_choices, check_grid, check_range, param
 from salpynn.experiments import Experiment, report_steps
 from salpynn.results import atomic_write_json, atomic_write_npz, run_record
 from salpynn.rule import PairRule, RuleConfig
@@ -66,6 +66,8 @@ class RecurrentConfig:
         check_range("n_reports", self.n_reports, 1, 10_000)
         check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
         check_range("delay", self.delay, self.resolution, 100.0)
+        check_grid("tau_ref", self.tau_ref, self.resolution)
+        check_grid("delay", self.delay, self.resolution)
         check_range("threads", self.threads, 1, 256)
         check_range("seed", self.seed, 1, 2**31 - 1)
         check_choices(self)
@@ -100,6 +102,11 @@ def run(config: RecurrentConfig, out: Path, progress: bool = True) -> dict[str, 
     from salpynn.pynn import load_backend
 
     w0, b, mask = initial_network(config)
+    if not mask.any():  # SAL has nothing to symmetrise; refuse before simulating
+        raise ConfigError(
+            f"connectivity={config.connectivity} with n={config.n} and seed={config.seed} "
+            f"draws no reciprocal pair; raise connectivity or n, or change the seed"
+        )
     backend = load_backend(config.backend)
     backend.setup(timestep=config.resolution, seed=config.seed, threads=config.threads)
     sim = backend.sim
@@ -230,6 +237,14 @@ def _report(summary: dict[str, Any]) -> list[str]:
     ]
 
 
+def _memory(config: RecurrentConfig) -> int:
+    """Bytes held by a run: at most one spike per tau_ref and neuron (about 64 bytes each,
+    recorded and copied into Neo), the weight matrices of every read-out and NEST's
+    connections (about 200 bytes each)."""
+    spikes = config.n * config.duration / config.tau_ref * 64
+    return int(spikes + config.n**2 * (8 * (config.n_reports + 1) + 200))
+
+
 EXPERIMENT = Experiment(
     name="recurrent",
     description="a recurrent sampling network whose reciprocal weights SAL makes symmetric "
@@ -238,4 +253,5 @@ EXPERIMENT = Experiment(
     run=run,
     outputs=("summary.json", "weights.npz", "recording.nix", "weights.png"),
     report=_report,
+    memory=_memory,
 )

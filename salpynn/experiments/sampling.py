@@ -60,7 +60,7 @@ from numpy.typing import NDArray
 
 from salpynn import mpi
 from salpynn.analysis.alignment import asymmetry_variance
-from salpynn.config import ConfigError, check_choices, check_range, param
+from salpynn.config import ConfigError, check_choices, check_grid, check_range, param
 from salpynn.experiments import Experiment
 from salpynn.results import (
     atomic_write,
@@ -70,6 +70,7 @@ from salpynn.results import (
     run_record,
 )
 from salpynn.rule import PairRule, RuleConfig
+from salpynn.safety import CorruptFileError, load_npz
 
 __all__ = [
     "EXPERIMENT",
@@ -154,6 +155,8 @@ class SamplingConfig:
         check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
         check_range("tau_ref", self.tau_ref, 2 * self.resolution, 1000.0)
         check_range("delay", self.delay, self.resolution, self.tau_ref)
+        check_grid("tau_ref", self.tau_ref, self.resolution)
+        check_grid("delay", self.delay, self.resolution)
         check_range("clip", self.clip, 0.0, 100.0, low_open=True)
         check_range("target_range", self.target_range, 0.0, 100.0)
         check_range("seeds", self.seeds, 1, 100_000)
@@ -448,6 +451,7 @@ class _BatchState:
     dkl_validation: list[FloatArray]  # per validation, (replicas,)
     train_seconds: float = 0.0
     validation_seconds: float = 0.0
+    resumed_from: int = 0  # the iteration this process started from (not saved)
 
     def save(self, path: Path, key: str) -> None:
         atomic_write_npz(
@@ -470,12 +474,19 @@ class _BatchState:
     def load(cls, path: Path, key: str) -> _BatchState | None:
         if not path.exists():
             return None
-        with np.load(path) as data:
-            if str(data["key"]) != key:
-                return None
+        data = load_npz(
+            path,
+            "checkpoint",
+            "delete it and run the same command again: that batch starts from its beginning, "
+            "the other batches keep their progress",
+        )
+        if str(data.get("key")) != key:
+            return None
+        try:
+            iteration = int(data["iteration"])
             return cls(
                 seeds=data["seeds"].tolist(),
-                iteration=int(data["iteration"]),
+                iteration=iteration,
                 w=data["w"],
                 b=data["b"],
                 asymmetry=data["asymmetry"],
@@ -484,7 +495,13 @@ class _BatchState:
                 dkl_validation=list(data["dkl_validation"]),
                 train_seconds=float(data["seconds"][0]),
                 validation_seconds=float(data["seconds"][1]),
+                resumed_from=iteration,
             )
+        except (KeyError, IndexError, ValueError) as err:
+            raise CorruptFileError(
+                f"checkpoint {path} lacks {err} (not a checkpoint of this salpynn version?); "
+                f"delete it and run the same command again"
+            ) from None
 
 
 def _validate(batch: SamplingBatch, config: SamplingConfig, p_target: FloatArray) -> FloatArray:
@@ -636,27 +653,46 @@ def run(config: SamplingConfig, out: Path, progress: bool = True) -> dict[str, A
         dynamic_ncols=True,
         mininterval=1.0,
     ) as bar:
+        done = 0  # run-iterations trained by this process (a resumed run counts only these)
         for index in mine:
-            _train_batch(config, batches[index], folder / f"batch-{index:04d}.npz", key, bar)
-    mpi.barrier()
+            state = _train_batch(
+                config, batches[index], folder / f"batch-{index:04d}.npz", key, bar
+            )
+            done += (state.iteration - state.resumed_from) * len(state.seeds)
+    done = sum(mpi.allgather(done, size))
     wall = time.perf_counter() - start
     if rank != 0:
         return None
-    states = [_BatchState.load(folder / f"batch-{i:04d}.npz", key) for i in range(len(batches))]
-    summary = _write_outputs(config, Path(out), [s for s in states if s is not None], wall, size)
+    states = []
+    for index, seeds in enumerate(batches):
+        path = folder / f"batch-{index:04d}.npz"
+        state = _BatchState.load(path, key)
+        if state is None or state.seeds != seeds or state.iteration != config.iterations:
+            raise CorruptFileError(  # never drop a seed silently
+                f"checkpoint {path} does not hold the finished seeds {seeds} of this "
+                f"configuration (was it changed or deleted by another process?); run the same "
+                f"command again to (re)train that batch"
+            )
+        states.append(state)
+    summary = _write_outputs(config, Path(out), states, wall, size, done)
     if progress:
         print(
             f"sampling: {config.seeds} seeds, {config.iterations} iterations: "
             f"D_KL {summary['dkl_initial']:.4f} -> {summary['dkl_final']:.4f}, "
             f"Var(W_ij - W_ji) {summary['asymmetry_initial']:.3g} -> "
             f"{summary['asymmetry_final']:.3g} (medians over seeds); "
-            f"{summary['seconds_per_iteration_per_run']:.4f} s per iteration per run"
+            f"{summary['train_seconds_per_iteration_per_run']:.4f} s per iteration per run"
         )
     return summary
 
 
 def _write_outputs(
-    config: SamplingConfig, out: Path, states: list[_BatchState], wall: float, ranks: int
+    config: SamplingConfig,
+    out: Path,
+    states: list[_BatchState],
+    wall: float,
+    ranks: int,
+    done: int,
 ) -> dict[str, Any]:
     seeds = [s for st in states for s in st.seeds]
     asym = np.concatenate([st.asymmetry for st in states])
@@ -714,8 +750,11 @@ def _write_outputs(
         "iterations": config.iterations,
         "seeds": seeds,
         "ranks": ranks,
-        "wall_time_s": round(wall, 3),
-        "seconds_per_iteration_per_run": wall / (config.iterations * len(seeds)),
+        "wall_time_s": round(wall, 3),  # of this invocation
+        "run_iterations_this_invocation": done,
+        # wall clock per run-iteration trained by this invocation (a resumed run: its part)
+        "seconds_per_iteration_per_run": wall / done if done else None,
+        # compute time over all invocations (accumulated in the checkpoints)
         "train_seconds_per_iteration_per_run": train / (config.iterations * len(seeds)),
         "validation_seconds": round(validation, 3),
         **run_record(config),
@@ -771,6 +810,12 @@ def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any)
     return plot_sampling_figures(runs, out)
 
 
+def _memory(config: SamplingConfig) -> int:
+    """Bytes held by a run: per seed and iteration the metrics (asymmetry, sleep D_KL: float64,
+    collected and copied once) and the text of ``metrics.csv`` (about 80 bytes a row)."""
+    return config.seeds * config.iterations * (4 * 8 + 80)
+
+
 EXPERIMENT = Experiment(
     name="sampling",
     description="wake-sleep Boltzmann learning in sampling networks with and without SAL, "
@@ -780,4 +825,5 @@ EXPERIMENT = Experiment(
     outputs=("summary.json", "metrics.csv", "metrics.npz", "weights.npz", "learning.png"),
     figures=_figures,
     announce=_announce,
+    memory=_memory,
 )

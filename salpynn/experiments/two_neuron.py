@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from salpynn.config import ConfigError, check_choices, check_range, param
+from salpynn.config import check_choices, check_grid, check_range, param
 from salpynn.experiments import Experiment, report_steps
 from salpynn.networks.two_neuron import TwoNeuronParameters
 from salpynn.results import atomic_write, atomic_write_json, run_record
@@ -62,11 +62,8 @@ class TwoNeuronConfig:
         check_range("n_reports", self.n_reports, 1, 100_000)
         check_range("threads", self.threads, 1, 256)
         check_range("seed", self.seed, 1, 2**31 - 1)
-        steps = self.tau_ref / self.resolution
-        if abs(steps - round(steps)) > 1e-9:
-            raise ConfigError(
-                f"tau_ref must be a multiple of resolution ({self.resolution}), got {self.tau_ref}"
-            )
+        check_grid("tau_ref", self.tau_ref, self.resolution)
+        check_grid("delay", self.delay, self.resolution)
         check_choices(self)
         self.sal_rule()
 
@@ -294,6 +291,15 @@ def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any)
     return plot_two_neuron_figures(runs, config, out, **options)
 
 
+def _memory(config: TwoNeuronConfig) -> int:
+    """Bytes held by a run: at most one spike per tau_ref and neuron, recorded by NEST and
+    copied into Neo (about 64 bytes each), and with ``record_states`` u and z of both neurons
+    every tau_ref / 2 (float64, held three times on the way to the NIX file)."""
+    periods = config.duration / config.tau_ref
+    states = 2 * 2 * 2 * periods * 8 * 3 if config.record_states else 0
+    return int(2 * periods * 64 + states)
+
+
 EXPERIMENT = Experiment(
     name="two-neuron",
     description="two reciprocally coupled sampling neurons under SAL (paper Fig. 2)",
@@ -303,4 +309,5 @@ EXPERIMENT = Experiment(
     figures=_figures,
     announce=_announce,
     report=_report,
+    memory=_memory,
 )
