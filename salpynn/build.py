@@ -363,6 +363,9 @@ def _rebuild_reason(
     problem = _library_problem(folder, manifest)
     if problem:
         return problem
+    library = folder / f"{MODULE_NAME}.so"
+    if _sha256(library) != manifest["library"].get("sha256"):  # building may afford the hash
+        return f"{library} does not have the sha256 recorded at build time (corrupted)"
     recorded = manifest.get("compiler")
     if not isinstance(recorded, dict):
         return "the manifest records no compiler"
@@ -394,7 +397,8 @@ def build_module(force: bool = False, verbose: bool = True) -> Path:
     """Compile ``salpynnmodule`` for the imported NEST unless an identical build exists.
 
     A build is reused when its key matches (sources, flags, NEST), its manifest records the
-    current compiler and its library has the recorded size; ``force=True`` always compiles.
+    current compiler and its library has the recorded size and sha256; ``force=True`` always
+    compiles.
 
     Returns
     -------

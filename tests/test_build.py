@@ -162,6 +162,11 @@ def test_rebuild_decision(built, tmp_path):
     manifest = _read_manifest(folder)
     manifest["library"]["size"] += 1
     assert "bytes" in _rebuild_reason(folder, manifest, toolchain)
+    library = folder / f"{MODULE_NAME}.so"
+    data = bytearray(library.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, one byte flipped
+    library.write_bytes(bytes(data))
+    assert "sha256" in _rebuild_reason(folder, _read_manifest(folder), toolchain)
     (folder / f"{MODULE_NAME}.so").unlink()
     assert "missing" in _rebuild_reason(folder, _read_manifest(folder), toolchain)
     assert _rebuild_reason(tmp_path / "nothing", None, toolchain) == "not built"
