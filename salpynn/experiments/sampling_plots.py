@@ -11,10 +11,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salpynn.analysis.plots import pyplot, save_png
-from salpynn.results import read_json
+from salpynn.results import atomic_write, read_json
 
 __all__ = [
+    "ACCEPTANCE",
     "SamplingRun",
+    "acceptance",
+    "final_table",
     "plot_conditions",
     "plot_noise_levels",
     "plot_run",
@@ -153,10 +156,99 @@ def plot_noise_levels(path: Path, runs: Sequence[SamplingRun], noise: str) -> Pa
     return save_png(fig, path)
 
 
+#: The sampling-network acceptance criteria at one noise level: (name, threshold, met).
+ACCEPTANCE = (
+    ("Var(W_ij - W_ji) w/o SAL / with SAL", 100.0, ">="),
+    ("D_KL with SAL / noise-free", 1.5, "<="),
+    ("D_KL w/o SAL / noise-free", 1.5, ">="),
+)
+
+
+def _median_final(run: SamplingRun) -> tuple[float, float]:
+    return float(np.median(run.dkl_validation[:, -1])), float(np.median(run.asymmetry[:, -1]))
+
+
+def acceptance(runs: Sequence[SamplingRun], noise: str, sigma: float) -> list[dict[str, Any]]:
+    """The acceptance criteria of one noise scenario at level ``sigma``, from medians over
+    seeds of the final values: ``Var`` without SAL at least 100x that with SAL, final D_KL with
+    SAL within 1.5x of the scenario's noise-free baseline, without SAL at least 1.5x above it.
+    The baseline is the scenario's own (plasticity noise: sigma 0 with sigma_init 0.2) if
+    present, else the noise-free run.  Rows: criterion, value, threshold, met."""
+    baselines = [r for r in runs if r.kind == "no noise"]
+    baseline = [r for r in baselines if r.noise == noise] or baselines
+    at = [r for r in runs if r.noise == noise and np.isclose(r.sigma, sigma)]
+    hebbian = [r for r in at if r.kind == "Hebbian only"]
+    sal = [r for r in at if r.kind == "SAL"]
+    if not (baseline and hebbian and sal):
+        return []
+    dkl_none, _ = _median_final(baseline[0])
+    dkl_hebb, asym_hebb = _median_final(hebbian[0])
+    dkl_sal, asym_sal = _median_final(sal[0])
+    values = (asym_hebb / asym_sal, dkl_sal / dkl_none, dkl_hebb / dkl_none)
+    rows = []
+    for (name, threshold, relation), value in zip(ACCEPTANCE, values, strict=True):
+        met = value >= threshold if relation == ">=" else value <= threshold
+        rows.append(
+            {
+                "noise": noise,
+                "sigma": sigma,
+                "criterion": f"{name} {relation} {threshold:g}",
+                "value": value,
+                "met": bool(met),
+                "seeds": min(len(r.summary["seeds"]) for r in (*baseline[:1], *at)),
+            }
+        )
+    return rows
+
+
+def final_table(runs: Sequence[SamplingRun]) -> list[dict[str, Any]]:
+    """One row per run: the condition and the median and IQR over seeds of the initial and
+    final D_KL and Var(W_ij - W_ji)."""
+    rows = []
+    for run in sorted(runs, key=lambda r: (r.noise, r.sigma, r.kind)):
+        row: dict[str, Any] = {
+            "condition": run.folder.name.rsplit("-", 1)[0],
+            "noise": run.noise,
+            "sigma": run.sigma,
+            "kind": run.kind,
+            "seeds": len(run.summary["seeds"]),
+            "iterations": int(run.asymmetry.shape[1] - 1),
+        }
+        for name, values in (
+            ("dkl_initial", run.dkl_validation[:, 0]),
+            ("dkl_final", run.dkl_validation[:, -1]),
+            ("asymmetry_initial", run.asymmetry[:, 0]),
+            ("asymmetry_final", run.asymmetry[:, -1]),
+        ):
+            q25, q50, q75 = np.percentile(values, [25, 50, 75])
+            row.update({name: q50, f"{name}_q25": q25, f"{name}_q75": q75})
+        rows.append(row)
+    return rows
+
+
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+    text = buffer.getvalue()
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
 def plot_sampling_figures(runs: Sequence[tuple[Path, dict[str, Any]]], out: Path) -> list[Path]:
-    """Figs. 4 (synaptic noise) and 5 (plasticity noise) from finished sampling runs."""
+    """Figs. 4 (synaptic noise) and 5 (plasticity noise) from finished sampling runs, and two
+    tables: ``sampling-final.csv`` (:func:`final_table`) and, where a scenario has its
+    baseline, Hebbian-only and SAL runs at sigma 0.8, ``sampling-acceptance.csv``
+    (:func:`acceptance`)."""
     loaded = [SamplingRun(folder) for folder, _ in runs]
-    paths = []
+    paths = [_write_csv(out / "sampling-final.csv", final_table(loaded))]
+    checks = [row for noise in ("synaptic", "plasticity") for row in acceptance(loaded, noise, 0.8)]
+    if checks:
+        paths.append(_write_csv(out / "sampling-acceptance.csv", checks))
     for figure, noise in (("fig4", "synaptic"), ("fig5", "plasticity")):
         noisy = [r for r in loaded if r.noise == noise]
         if not noisy:
