@@ -12,8 +12,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <iomanip>
 #include <limits>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,14 @@ spike are summed, added to the weight, and the weight is clipped to
 presynaptic at equal times.  As in every NEST STDP synapse, the changes due to
 postsynaptic spikes are applied when the next presynaptic spike is
 transmitted.
+
+The weight must be finite and lie in ``[w_min, w_max]``.  ``dendritic_delay``
+must be -1 or lie in ``[0, delay]``; on a model (``SetDefaults``,
+``CopyModel``) only its own range is checked, and every new connection is
+checked against its final delay when it is created (``Connect``), so a model
+default of 1.5 ms is valid for connections with a delay of 2 ms.  A ``weight``
+of NaN in ``Connect`` means "no weight given" to NEST, which then uses the
+model's default weight (as for every NEST synapse); pass finite weights.
 
 ``eta = 0`` freezes the weight while the synapse keeps tracking spikes, so
 learning can be switched on and off at run time.  ``window``, ``pairing`` and
@@ -209,9 +219,10 @@ public:
   void
   check_connection( nest::Node& s, nest::Node& t, size_t receptor_type, const CommonPropertiesType& )
   {
-    // The weight may have been set through Connect() after set_status(); this is the
-    // last point at which a new connection can still be refused.
+    // The weight and the delay may have been set through Connect() after set_status(); this
+    // is the last point at which a new connection can still be refused.
     check_weight_in_bounds_( weight_, w_min_, w_max_ );
+    check_dendritic_delay_( dendritic_delay_, get_delay() );
     ConnTestDummyNode dummy_target;
     ConnectionBase::check_connection_( dummy_target, s, t, receptor_type );
     t.register_stdp_connection( t_last_pre_ - lag_delay_(), lag_delay_() );
@@ -224,7 +235,19 @@ public:
   }
 
 private:
+  static std::string format_number_( double x );
   static void check_weight_in_bounds_( double w, double w_min, double w_max );
+  static void check_dendritic_delay_( double dendritic_delay, double delay );
+
+  //! False for a model's prototype (SetDefaults, CopyModel) and for a connection that is
+  //! still being created: NEST's target identifiers report a target only once it is set.
+  bool
+  has_target_() const
+  {
+    Dictionary d;
+    ConnectionBase::target_.get_status( d );
+    return d.known( nest::names::target );
+  }
 
   double
   kernel_( double x ) const
@@ -324,14 +347,41 @@ sal_synapse< targetidentifierT >::sal_synapse()
 }
 
 template < typename targetidentifierT >
+std::string
+sal_synapse< targetidentifierT >::format_number_( double x )
+{
+  std::ostringstream out;
+  out << std::setprecision( 12 ) << x;
+  return out.str();
+}
+
+template < typename targetidentifierT >
 void
 sal_synapse< targetidentifierT >::check_weight_in_bounds_( double w, double w_min, double w_max )
 {
-  if ( not( w >= w_min and w <= w_max ) )
+  if ( not( std::isfinite( w ) and w >= w_min and w <= w_max ) )
   {
-    throw nest::BadProperty( "sal_synapse: weight = " + std::to_string( w )
-                             + " must lie in [w_min, w_max] = [" + std::to_string( w_min ) + ", "
-                             + std::to_string( w_max ) + "]." );
+    throw nest::BadProperty( "sal_synapse: weight must be finite and lie in [w_min, w_max] = ["
+                             + format_number_( w_min ) + ", " + format_number_( w_max ) + "]; got "
+                             + format_number_( w ) + "." );
+  }
+}
+
+template < typename targetidentifierT >
+void
+sal_synapse< targetidentifierT >::check_dendritic_delay_( double dendritic_delay, double delay )
+{
+  // One meaning, as in salpynn.rule.PairRule: exactly -1 (the whole delay) or 0 <= d <= delay.
+  const std::string expected
+    = "sal_synapse: dendritic_delay must be -1 (the whole delay) or in [0, delay] ms; got ";
+  if ( dendritic_delay != -1.0 and not( dendritic_delay >= 0.0 and std::isfinite( dendritic_delay ) ) )
+  {
+    throw nest::BadProperty( expected + format_number_( dendritic_delay ) + " ms." );
+  }
+  if ( dendritic_delay > delay + nest::kernel().connection_manager.get_stdp_eps() )
+  {
+    throw nest::BadProperty(
+      expected + format_number_( dendritic_delay ) + " ms with delay " + format_number_( delay ) + " ms." );
   }
 }
 
@@ -554,28 +604,21 @@ sal_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::Connect
   }
   if ( std::isnan( w_min ) or std::isnan( w_max ) or w_min > w_max )
   {
-    throw nest::BadProperty( "sal_synapse: w_min must be <= w_max, got w_min = " + std::to_string( w_min )
-                             + ", w_max = " + std::to_string( w_max ) + "." );
+    throw nest::BadProperty( "sal_synapse: w_min must be <= w_max; got w_min = " + format_number_( w_min )
+                             + ", w_max = " + format_number_( w_max ) + "." );
   }
   check_weight_in_bounds_( weight, w_min, w_max );
 
   const SalWindow new_window = window == "exp" ? SalWindow::EXPONENTIAL : SalWindow::TRIANGULAR;
   const SalPairing new_pairing = pairing == "nearest" ? SalPairing::NEAREST : SalPairing::ALL_TO_ALL;
-  // One meaning, as in salpynn.rule.PairRule: exactly -1 (the whole delay) or 0 <= d <= delay.
-  if ( dendritic_delay != -1.0 and not( dendritic_delay >= 0.0 and std::isfinite( dendritic_delay ) ) )
-  {
-    throw nest::BadProperty(
-      "sal_synapse: dendritic_delay must be -1 (the whole delay) or in [0, delay] ms; got "
-      + std::to_string( dendritic_delay ) + "." );
-  }
   double delay = get_delay();
   d.update_value( nest::names::delay, delay );
-  if ( dendritic_delay > delay + nest::kernel().connection_manager.get_stdp_eps() )
-  {
-    throw nest::BadProperty(
-      "sal_synapse: dendritic_delay must be -1 (the whole delay) or in [0, delay] ms; got "
-      + std::to_string( dendritic_delay ) + " ms with delay " + std::to_string( delay ) + " ms." );
-  }
+  // Against the delay only on a connection that exists: a model's default delay is not the
+  // delay of the connections made from it, and check_connection() checks a new connection
+  // once its delay is final.
+  const bool delays_change = d.known( "dendritic_delay" ) or d.known( nest::names::delay );
+  check_dendritic_delay_(
+    dendritic_delay, delays_change and has_target_() ? delay : std::numeric_limits< double >::infinity() );
   const bool trace_meaning_changes = new_window != window_ or new_pairing != pairing_
                                      or tau_causal != tau_causal_ or tau_anticausal != tau_anticausal_
                                      or dendritic_delay != dendritic_delay_;

@@ -115,8 +115,8 @@ def check_grid(name: str, value: float, resolution: float) -> None:
     steps = value / resolution
     if abs(steps - round(steps)) > 1e-9 * max(1.0, abs(steps)):
         raise ConfigError(
-            f"{name} must be a multiple of resolution ({resolution} ms), got {value}; "
-            f"nearest: {round(steps) * resolution:g}"
+            f"{name} must be a whole number of time steps (a multiple of resolution "
+            f"{resolution} ms), got {value}; nearest: {round(steps) * resolution:g}"
         )
 
 

@@ -20,6 +20,7 @@ Conventions
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ __all__ = [
     "PairRule",
     "RuleConfig",
     "Trajectory",
+    "check_synapse_values",
     "expected_drift",
     "settled_weight",
     "weight_trajectory",
@@ -203,6 +205,103 @@ class RuleConfig:
         for field, reason in reasons.items():
             if getattr(self, field) is not None:
                 raise ConfigError(f"rule.{field} is {reason}; leave it unset (none)")
+
+
+def _number(x: float) -> str:
+    """A number as sal_synapse.h prints it (12 significant digits)."""
+    return f"{float(x):.12g}"
+
+
+def check_synapse_values(
+    owner: str,
+    values: dict[str, ArrayLike],
+    connections: tuple[ArrayLike, ArrayLike] | None = None,
+) -> None:
+    """Refuse connection values that ``sal_synapse`` would refuse, all at once and in the
+    caller's units.
+
+    Checks the relations between a connection's ``weight``, ``w_min``, ``w_max``, ``delay``
+    and ``dendritic_delay`` with the sentences of ``mechanisms/sal_synapse.h``: the weight is
+    finite and lies in ``[w_min, w_max]``, and ``dendritic_delay`` is -1 (the whole delay) or in
+    ``[0, delay]`` ms.  Entry points call it on the whole request, so that a refused request
+    changes nothing.
+
+    Parameters
+    ----------
+    owner : str
+        What is checked (``"SALSynapse"``, ``"sal_syn_spec"``); it starts the message.
+    values : dict
+        Any of the five names, each a number or an array (one value per connection, all of
+        one length).  A missing name is not checked: a missing bound is unbounded, a missing
+        delay unlimited.
+    connections : (pre, post), optional
+        Presynaptic and postsynaptic index of each connection.  The message then names the
+        refused connection first in ``(pre, post)`` order (``"1 -> 0"``), whatever the order
+        of the arrays, so that every backend names the same one.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, the value and the allowed range.
+
+    Examples
+    --------
+    >>> check_synapse_values("SALSynapse", {"weight": 5.0, "w_max": 1.0})
+    Traceback (most recent call last):
+    ...
+    ValueError: SALSynapse: weight must be finite and lie in [w_min, w_max] = [-inf, 1]; got 5
+    """
+    given = {name: np.atleast_1d(np.asarray(value, dtype=float)) for name, value in values.items()}
+    size = max((v.size for v in given.values()), default=0)
+    arrays = {name: np.broadcast_to(v, (size,)) for name, v in given.items()}
+    low = arrays.get("w_min", np.full(size, -np.inf))
+    high = arrays.get("w_max", np.full(size, np.inf))
+
+    def refuse(bad: NDArray[np.bool_], sentence: Callable[[int], str]) -> None:
+        if not bad.any():
+            return
+        refused = np.flatnonzero(bad)
+        first = int(refused[0])
+        where = ""
+        if connections is not None or size > 1:
+            label = str(first)
+            if connections is not None:
+                pre, post = (np.broadcast_to(np.asarray(x), (size,)) for x in connections)
+                first = int(refused[np.lexsort((post[refused], pre[refused]))[0]])
+                label = f"{pre[first]} -> {post[first]}"
+            more = f"; {refused.size} of {size} refused" if refused.size > 1 else ""
+            where = f" (connection {label}{more})"
+        raise ValueError(f"{owner}: {sentence(first)}{where}")
+
+    refuse(
+        np.isnan(low) | np.isnan(high) | (low > high),
+        lambda i: (
+            f"w_min must be <= w_max; got w_min = {_number(low[i])}, w_max = {_number(high[i])}"
+        ),
+    )
+    if "weight" in arrays:
+        w = arrays["weight"]
+        bounds = "w_min" in arrays or "w_max" in arrays  # else only "finite" is checked
+        refuse(
+            ~(np.isfinite(w) & (w >= low) & (w <= high)),
+            lambda i: (
+                "weight must be finite and lie in [w_min, w_max]"
+                + (f" = [{_number(low[i])}, {_number(high[i])}]" if bounds else "")
+                + f"; got {_number(w[i])}"
+            ),
+        )
+    if "dendritic_delay" in arrays:
+        d = arrays["dendritic_delay"]
+        delay = arrays.get("delay", np.full(size, np.inf))
+        expected = "dendritic_delay must be -1 (the whole delay) or in [0, delay] ms; got "
+        refuse(
+            (d != -1.0) & ~((d >= 0.0) & np.isfinite(d)),
+            lambda i: f"{expected}{_number(d[i])} ms",
+        )
+        refuse(
+            d > delay + SIMULTANEITY_EPS,
+            lambda i: f"{expected}{_number(d[i])} ms with delay {_number(delay[i])} ms",
+        )
 
 
 def _unit_window(x: NDArray[np.float64], window: str) -> NDArray[np.float64]:

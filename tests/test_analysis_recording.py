@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import tempfile
 from pathlib import Path
 
 import neo
@@ -85,11 +86,15 @@ class TestWriteBlock:
             raise RuntimeError("disk full")  # ...when the write fails
 
         monkeypatch.setattr(NixIO, "write_block", write_then_fail)
+        staging = tmp_path / "tmp"  # the file is staged in the temporary folder first
+        staging.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(staging))
         target = tmp_path / "run" / "recording.nix"
         with pytest.raises(RuntimeError, match="disk full"):
             write_block(target, build_block([[1.0]], t_stop=10.0))
         assert not target.exists()
-        assert list(target.parent.iterdir()) == []
+        assert not target.parent.exists() or list(target.parent.iterdir()) == []
+        assert list(staging.iterdir()) == []
 
     def test_failure_keeps_the_previous_file(self, tmp_path, monkeypatch):
         target = write_recording(tmp_path / "r.nix", [[1.0, 2.0]], t_stop=10.0)

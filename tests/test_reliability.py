@@ -123,7 +123,7 @@ class TestConfigFiles:
             apply_overrides(SamplingConfig(), {"iterations": True})
 
     def test_off_grid_delay_is_refused(self, capsys):
-        refused(capsys, ["run", "two-neuron", "--set", "delay=0.15"], "multiple of resolution")
+        refused(capsys, ["run", "two-neuron", "--set", "delay=0.15"], "whole number of time steps")
         refused(capsys, ["run", "sampling", "--set", "tau_ref=5.05"], "tau_ref", "nearest")
 
     @pytest.mark.parametrize(

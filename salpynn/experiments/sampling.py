@@ -60,7 +60,7 @@ from numpy.typing import NDArray
 
 from salpynn import mpi
 from salpynn.analysis.alignment import asymmetry_variance
-from salpynn.config import ConfigError, check_choices, check_grid, check_range, param
+from salpynn.config import check_choices, check_grid, check_range, param
 from salpynn.experiments import Experiment
 from salpynn.results import (
     atomic_write,
@@ -170,12 +170,6 @@ class SamplingConfig:
                 "w_max": "clip in this experiment",
             }
         )
-        steps = self.tau_ref / self.resolution
-        if abs(steps - round(steps)) > 1e-9:
-            raise ConfigError(
-                f"tau_ref ({self.tau_ref} ms) must be a whole number of time steps "
-                f"(resolution {self.resolution} ms)"
-            )
         self.sal_rule()
 
     def sal_rule(self) -> PairRule:

@@ -10,8 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from salpynn.build import MODULE_NAME, ModuleNotBuiltError, verified_library
-from salpynn.rule import PairRule
+from salpynn.rule import PairRule, check_synapse_values
 
 __all__ = [
     "MODULE_NAME",
@@ -97,8 +99,25 @@ def sal_synapse_model(
 
     NEST's ``Connect`` takes only numbers in ``syn_spec``, so the string parameters are set
     once per model with ``CopyModel``.  Copies are reused within a kernel.
+
+    Raises
+    ------
+    ValueError
+        If ``base`` is not ``sal_synapse`` or a copy of it, or ``weight_recorder`` is not one
+        ``weight_recorder`` node.  Checked before copying: NEST's ``CopyModel`` creates the
+        copy before it sets the parameters and keeps it when they are refused (for every
+        model), and a half-made copy would be reused here.
     """
     nest = import_nest()
+    if base not in nest.synapse_models or "window" not in nest.GetDefaults(base):
+        raise ValueError(
+            f"base must be sal_synapse or a copy of it; {base!r} is not a sal_synapse model"
+        )
+    if weight_recorder is not None and not _is_weight_recorder(nest, weight_recorder):
+        raise ValueError(
+            "weight_recorder must be one weight_recorder node (a NodeCollection of size 1); "
+            f"got {weight_recorder!r}"
+        )
     name = f"{base}__{rule.window}__{rule.pairing}"
     if weight_recorder is not None:
         name += f"__wr{weight_recorder.global_id}"
@@ -110,6 +129,13 @@ def sal_synapse_model(
     return name
 
 
+def _is_weight_recorder(nest: Any, node: Any) -> bool:
+    if not isinstance(node, nest.NodeCollection) or len(node) != 1:
+        return False
+    # A copy of weight_recorder keeps the original model's name as its type_id.
+    return nest.GetDefaults(node.get("model")).get("type_id") == "weight_recorder"
+
+
 def sal_syn_spec(
     rule: PairRule,
     weight: float,
@@ -117,7 +143,29 @@ def sal_syn_spec(
     weight_recorder: Any = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A complete ``syn_spec`` for ``nest.Connect`` with a ``sal_synapse`` following ``rule``."""
+    """A complete ``syn_spec`` for ``nest.Connect`` with a ``sal_synapse`` following ``rule``.
+
+    Raises
+    ------
+    ValueError
+        If a number (or array) given as ``weight`` is not finite or lies outside ``[w_min,
+        w_max]``, or ``rule.dendritic_delay`` exceeds ``delay``.  NEST's ``Connect`` cannot
+        refuse a NaN weight: it reads NaN as "no weight given" and stores the model's default.
+    """
+    values: dict[str, Any] = {
+        "w_min": rule.w_min,
+        "w_max": rule.w_max,
+        "dendritic_delay": rule.dendritic_delay,
+    }
+    given = {"weight": weight, "delay": delay, **extra}
+    for name in ("weight", "w_min", "w_max", "delay", "dendritic_delay"):
+        if given.get(name) is None:
+            continue
+        try:  # numbers and arrays; NEST parameters (random weights) are NEST's to check
+            values[name] = np.asarray(given[name], dtype=float)
+        except (TypeError, ValueError):
+            continue
+    check_synapse_values("sal_syn_spec", values)
     spec: dict[str, Any] = {
         "synapse_model": sal_synapse_model(rule, weight_recorder),
         "weight": weight,

@@ -41,6 +41,8 @@ class Backend:
     SamplingNeuron: type
     SALSynapse: type
     SignedStaticSynapse: type
+    #: ``sim.Projection`` whose ``set`` checks a SAL request whole before anything changes.
+    Projection: type
 
     def allgather(self, value: Any) -> list[Any]:
         """Values of every MPI rank, in rank order (``[value]`` without MPI)."""
@@ -117,21 +119,23 @@ class Backend:
     def projection(
         self, presynaptic: Any, postsynaptic: Any, connector: Any, synapse_type: Any, **kwargs: Any
     ) -> Any:
-        """``sim.Projection``, built inside the synapse type's ``connecting()`` context.
+        """A :attr:`Projection` (``sim.Projection`` with a checked ``set``), built inside the
+        synapse type's ``connecting()`` context.
 
-        Use it for every projection: on NEST it keeps homogeneous plasticity parameters out of
-        per-connection lists, which PyNN cannot set on MPI-enabled NEST, and it keeps ranks
-        that own no postsynaptic neuron in step with the others
-        (:func:`salpynn.pynn.nest.join_connection_collectives`).
+        Use it for every projection: its ``set`` checks a SAL request whole, in PyNN units,
+        against the values every connection would have, before anything changes; on NEST it
+        keeps homogeneous plasticity parameters out of per-connection lists, which PyNN cannot
+        set on MPI-enabled NEST, and it keeps ranks that own no postsynaptic neuron in step with
+        the others (:func:`salpynn.pynn.nest.join_connection_collectives`).
         """
         context = getattr(synapse_type, "connecting", None)
         if context is None:
-            projection = self.sim.Projection(
+            projection = self.Projection(
                 presynaptic, postsynaptic, connector, synapse_type, **kwargs
             )
         else:
             with context():
-                projection = self.sim.Projection(
+                projection = self.Projection(
                     presynaptic, postsynaptic, connector, synapse_type, **kwargs
                 )
         if self.name == "nest" and self.sim.num_processes() > 1:
@@ -200,4 +204,5 @@ def load_backend(name: str) -> Backend:
         SamplingNeuron=impl.SamplingNeuron,
         SALSynapse=impl.SALSynapse,
         SignedStaticSynapse=impl.SignedStaticSynapse,
+        Projection=impl.Projection,
     )

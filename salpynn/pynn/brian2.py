@@ -55,6 +55,11 @@ Units: PyNN's Brian2 projections carry weights in mV for ``voltage_based_synapse
 sums ``psp_basal`` and ``psp_apical`` are in volts and ``u`` divides them by mV.  ``eta``,
 ``w_min`` and ``w_max`` scale with the weight.
 
+Refused values: as on NEST, before anything changes (:mod:`salpynn.pynn.models`).  Brian2 itself
+stores any number, so before every run the run hooks check the stored SAL values once more: a
+value that reached Brian2 around those checks (e.g. PyNN's own ``Projection.set`` with NaN in
+a weight matrix, which PyNN reads as "no connection") raises instead of silencing the neurons.
+
 Remaining differences from NEST
 -------------------------------
 - A spike decided in the last step of a run (time ``t_stop``) is reported, and transmitted,
@@ -73,17 +78,20 @@ from typing import Any
 
 import brian2
 import numpy as np
-from brian2 import ms, mV
+import pyNN.brian2
+from brian2 import ms, mV, nA, uS
 from pyNN.brian2 import simulator
 from pyNN.parameters import ParameterSpace
 from pyNN.standardmodels import build_translations
 
 from salpynn.pynn import models
+from salpynn.rule import check_synapse_values
 
 __all__ = [
     "PSP_SLOTS",
     "WINDOW_SLOTS",
     "Connections",
+    "Projection",
     "SALSynapse",
     "SamplingNeuron",
     "SamplingNeuronGroup",
@@ -518,6 +526,27 @@ class SALSynapse(_BrianSynapseMixin, models.SALSynapse):
 # --------------------------------------------------------------------------------------------
 
 
+class Projection(models.CheckedProjection, pyNN.brian2.Projection):
+    """``pyNN.brian2.Projection`` whose ``set`` checks a :class:`SALSynapse` request whole (in
+    PyNN units) against the values its connections would have, before anything changes."""
+
+
+#: PyNN's weight unit of a Brian2 synaptic weight, by its dimension (``weight_units``).
+_PYNN_WEIGHT_UNITS = {unit.dim: unit for unit in (mV, nA, uS)}
+
+
+def _check_stored_sal_values(syn: brian2.Synapses) -> None:
+    """Check a SAL synapse group's stored values as the NEST synapse would (PyNN units)."""
+    unit = float(_PYNN_WEIGHT_UNITS[syn.variables["weight"].dim])
+    dt_ms = float(syn.clock.dt_) * 1e3
+    values = {name: getattr(syn, name + "_")[:] / unit for name in ("weight", "w_min", "w_max")}
+    values["delay"] = syn.pre.delay_[:] * 1e3 + dt_ms  # PyNN's delay (see the module docstring)
+    dendritic = syn.dendritic_delay_[:] * 1e3
+    # -1 ms ("the whole delay") went through seconds: give it back its exact value.
+    values["dendritic_delay"] = np.where(np.abs(dendritic + 1.0) < 1e-9, -1.0, dendritic)
+    check_synapse_values("SALSynapse", values, connections=(syn.i[:], syn.j[:]))
+
+
 class _RunHooks(brian2.BrianObject):
     """Before every run: pathway delays of salpynn synapses, and a check of foreign synapses.
 
@@ -564,6 +593,8 @@ class _RunHooks(brian2.BrianObject):
             dt_s = float(syn.clock.dt_)
             if np.any(delay < -1e-12):
                 raise ValueError(f"{syn.name}: delays must be >= the time step ({dt_s * 1e3:g} ms)")
+            if "t_pre_last" in syn.variables:
+                _check_stored_sal_values(syn)
             if "end_psp" in syn._synaptic_updaters:
                 steps = syn.target.psp_steps()[np.asarray(syn.j[:], dtype=int)]
                 syn.end_psp.delay_[:] = delay + steps * dt_s
@@ -607,19 +638,26 @@ class Connections:
         self.backend = backend
         self.projection = projection
         self.post, self.pre = np.nonzero(~np.isnan(backend.weight_matrix(projection)))
+        self.checked = isinstance(projection.synapse_type, models.SALSynapse)
 
     def get(self, name: str) -> np.ndarray:
         return self.backend.weight_matrix(self.projection, name)[self.post, self.pre]
 
     def set(self, **values: Any) -> None:
+        """Set parameters: arrays (one value per connection, in this order) or scalars; the
+        whole request is checked first and set in one ``Projection.set``."""
+        if self.checked:
+            models.check_connection_request(values, self.get, self.pre, self.post)
         shape = (self.projection.post.size, self.projection.pre.size)
+        request = {}
         for name, value in values.items():
             if np.ndim(value) == 0:
-                self.projection.set(**{name: value})
+                request[name] = value
                 continue
             full = np.full(shape, np.nan)
             full[self.post, self.pre] = value
-            self.projection.set(**{name: full.T})  # PyNN's array format is [pre, post]
+            request[name] = full.T  # PyNN's array format is [pre, post]
+        self.projection.set(**request)
 
 
 class SpikeReader:

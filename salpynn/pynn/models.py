@@ -13,20 +13,45 @@ during learning.  Use ``receptor_type="basal"`` (or ``"apical"``) for every proj
 sampling neuron, whatever the sign: there is no separate inhibitory receptor, and PyNN's
 check that excitatory weights be positive is switched off for :class:`SALSynapse` and
 :class:`SignedStaticSynapse`.
+
+Refused values: a :class:`SALSynapse` weight must be finite and lie in ``[w_min, w_max]``, and
+``dendritic_delay`` must be -1 or lie in ``[0, delay]``.  Both backends refuse a value that
+breaks this with the same :class:`ValueError`, in PyNN units, before anything changes: the
+constructor checks its values, every translation checks the values it translates (the
+connections of a ``FromListConnector``, a ``Projection.set`` request on its own), and a
+:class:`CheckedProjection` (what :meth:`salpynn.pynn.Backend.projection` builds) checks a
+``set`` request against the values every connection would have afterwards.  What passes
+around these checks (random or distance-dependent values when connecting, a ``set`` of PyNN's
+own ``Projection`` that needs the stored bounds) is still refused by NEST's synapse, in NEST
+units and connection by connection, and on Brian2 before the next run.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from numbers import Real
 from typing import Any
 
+import numpy as np
+from pyNN.parameters import ParameterSpace
+from pyNN.random import RandomDistribution
 from pyNN.standardmodels import StandardCellType, StandardSynapseType
 
-from salpynn.rule import PAIRINGS, WINDOWS, PairRule
+from salpynn.rule import PAIRINGS, WINDOWS, PairRule, check_synapse_values
 
-__all__ = ["ESCAPES", "SALSynapse", "SamplingNeuron", "SignedStaticSynapse"]
+__all__ = [
+    "CHECKED",
+    "ESCAPES",
+    "CheckedProjection",
+    "SALSynapse",
+    "SamplingNeuron",
+    "SignedStaticSynapse",
+    "check_connection_request",
+    "check_known_values",
+    "checked_request",
+]
 
 ESCAPES = ("exp", "logistic")
 
@@ -112,6 +137,14 @@ class SALSynapse(StandardSynapseType):
         self.pairing = pairing
         super().__init__(**parameters)
 
+        # After PyNN's initialisation, which turns delay=None into the minimum delay.
+        check_known_values(self.parameter_space)
+
+    def translate(self, parameters: ParameterSpace, copy: bool = True) -> ParameterSpace:
+        """PyNN's translation to native names and units, after :func:`check_known_values`."""
+        check_known_values(parameters)
+        return super().translate(parameters, copy=copy)
+
     @contextmanager
     def connecting(self) -> Iterator[None]:
         """Context in which a projection with this synapse type is built (backend hook)."""
@@ -123,6 +156,122 @@ class SALSynapse(StandardSynapseType):
         return cls(
             window=rule.window, pairing=rule.pairing, weight=weight, delay=delay, **rule.to_nest()
         )
+
+
+#: The connection parameters whose values and relations are checked (in PyNN units) before a
+#: backend sees them: :func:`salpynn.rule.check_synapse_values`.
+CHECKED = ("weight", "w_min", "w_max", "delay", "dendritic_delay")
+
+
+#: The stored values a new value of each :data:`CHECKED` parameter is checked against.
+_RELATED = {
+    "weight": ("w_min", "w_max"),
+    "w_min": ("weight", "w_max"),
+    "w_max": ("weight", "w_min"),
+    "delay": ("dendritic_delay",),
+    "dendritic_delay": ("delay",),
+}
+
+
+def check_connection_request(
+    request: dict[str, Any], read: Callable[[str], np.ndarray], pre: Any, post: Any
+) -> None:
+    """Check a request of one value (or one per connection) for each of some connections, in
+    PyNN units, against the stored values it must agree with (``read(name)``, same order)."""
+    names = [name for name in CHECKED if name in request]
+    if not names:
+        return
+    values = {name: request[name] for name in names}
+    for name in names:
+        for other in _RELATED[name]:
+            if other not in values:
+                values[other] = read(other)
+    check_synapse_values("SALSynapse", values, connections=(pre, post))
+
+
+def _known(value: Any) -> np.ndarray | None:
+    """The values of one parameter of a ParameterSpace if they are known without drawing
+    random numbers or evaluating a function of distance, else None."""
+    base = value.base_value
+    if not isinstance(base, (Real, np.ndarray)) or isinstance(base, bool):
+        return None
+    if not value.operations:
+        return np.asarray(base, dtype=float)
+    if value.shape is None:
+        return None
+    return np.asarray(value.evaluate(simplify=True), dtype=float)
+
+
+def check_known_values(space: ParameterSpace) -> None:
+    """Check the :data:`CHECKED` values of a request that are known (numbers and arrays).
+
+    One-dimensional arrays hold one value per connection (a ``FromListConnector``'s columns);
+    in a matrix (``[pre, post]``, PyNN's array format) NaN marks "no connection", so an entry
+    that is NaN in any matrix of the request is not checked.  Random and distance-dependent
+    values are checked by a :class:`CheckedProjection`'s ``set`` and by the backends.
+    """
+    known = {name: _known(space[name]) for name in CHECKED if name in space.keys()}
+    values = {name: v for name, v in known.items() if v is not None}
+    if not values:
+        return
+    try:
+        shape = np.broadcast_shapes(*(v.shape for v in values.values()))
+    except ValueError:  # values of different connections: each is checked on its own
+        for name, v in values.items():
+            check_known_values(ParameterSpace({name: v}, shape=None))
+        return
+    arrays = {name: np.broadcast_to(v, shape) for name, v in values.items()}
+    present = np.ones(shape, dtype=bool)
+    for name, v in values.items():
+        if v.ndim == 2:
+            present &= ~np.isnan(arrays[name])
+    check_synapse_values("SALSynapse", {name: v[present] for name, v in arrays.items()})
+
+
+def checked_request(projection: Any, attributes: dict[str, Any]) -> dict[str, Any]:
+    """Check a ``Projection.set`` request against the values every connection of
+    ``projection`` (on this MPI rank) would have afterwards; raise before anything changes.
+
+    Random values are drawn here, once, and the returned request carries the draws, so that
+    the values checked are the values set.
+    """
+    if not any(name in attributes for name in CHECKED):
+        return attributes
+    request = dict(attributes)
+    if any(isinstance(v, list) or np.ndim(v) == 1 for v in request.values()):
+        # One value per connection: PyNN's [pre, post] matrix, NaN where there is none.
+        request = projection._value_list_to_array(request)
+    space = ParameterSpace(dict(request), projection.synapse_type.get_schema(), projection.shape)
+    space = projection._handle_distance_expressions(space)
+    if not np.any(projection.post._mask_local):  # no connection on this rank
+        return request
+    rows = projection.get(list(CHECKED), format="list", gather=False, with_address=True)
+    table = np.asarray(rows, dtype=float).reshape(-1, 2 + len(CHECKED))
+    pre, post = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+    values = {name: table[:, 2 + k] for k, name in enumerate(CHECKED)}
+    for name in CHECKED:
+        if name not in request:
+            continue
+        value = space[name]
+        if value.is_homogeneous and not isinstance(value.base_value, RandomDistribution):
+            values[name] = np.full(pre.size, float(value.evaluate(simplify=True)))
+            continue
+        matrix = np.asarray(value.evaluate(simplify=False), dtype=float)
+        if isinstance(value.base_value, RandomDistribution):
+            request[name] = matrix
+        values[name] = matrix[pre, post]
+    check_synapse_values("SALSynapse", values, connections=(pre, post))
+    return request
+
+
+class CheckedProjection:
+    """Mixin for a backend's ``Projection``: ``set`` checks a :class:`SALSynapse` request
+    whole, against the values the connections would have, before anything changes."""
+
+    def set(self, **attributes: Any) -> None:
+        if isinstance(self.synapse_type, SALSynapse):
+            attributes = checked_request(self, attributes)
+        super().set(**attributes)  # type: ignore[misc]
 
 
 class SignedStaticSynapse(StandardSynapseType):

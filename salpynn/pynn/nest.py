@@ -6,6 +6,9 @@ convention, so ``Projection.get("weight")`` returns what was set: the synapse st
 ``1000 * w`` (and ``1000 * eta``, ``1000 * w_min``, ``1000 * w_max``), and the neuron multiplies
 every incoming weight by ``weight_scale = 0.001``.  Native NEST users of ``sampling_neuron``
 keep ``weight_scale = 1``.
+
+Values are checked in PyNN units before NEST sees them (:mod:`salpynn.pynn.models`), so a
+refusal names the user's numbers, not NEST's thousandfold ones.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import nest
 import numpy as np
+import pyNN.nest
 from pyNN.nest.synapses import NESTSynapseMixin
 from pyNN.parameters import ParameterSpace
 from pyNN.standardmodels import build_translations
@@ -24,6 +28,7 @@ from salpynn.pynn import models
 
 __all__ = [
     "Connections",
+    "Projection",
     "SALSynapse",
     "SamplingNeuron",
     "SignedStaticSynapse",
@@ -141,6 +146,31 @@ class SignedStaticSynapse(models.SignedStaticSynapse, NESTSynapseMixin):
     nest_name = "static_synapse"
 
 
+class Projection(models.CheckedProjection, pyNN.nest.Projection):
+    """``pyNN.nest.Projection`` whose ``set`` checks a :class:`SALSynapse` request whole (in PyNN
+    units) before NEST, which sets connection by connection, changes any of them.
+
+    Its ``get`` also returns ``eta``, ``w_min`` and ``w_max`` in PyNN units: pyNN.nest undoes the
+    weight scale for ``weight`` only.
+    """
+
+    def _rescaled(self, names: list[str], values: list[Any]) -> list[Any]:
+        if not isinstance(self.synapse_type, SALSynapse):
+            return values
+        return [
+            v / WEIGHT_SCALE if name in SCALED and name != "weight" else v
+            for name, v in zip(names, values, strict=True)
+        ]
+
+    def _get_attributes_as_arrays(self, names: list[str], *args: Any, **kwargs: Any) -> list[Any]:
+        arrays = super()._get_attributes_as_arrays(names, *args, **kwargs)
+        return self._rescaled(names, arrays)
+
+    def _get_attributes_as_list(self, names: list[str]) -> list[tuple]:
+        rows = super()._get_attributes_as_list(names)
+        return [tuple(self._rescaled(names, list(row))) for row in rows]
+
+
 def join_connection_collectives(projection: Any) -> None:
     """Take part in the MPI collectives of a projection built on other ranks only.
 
@@ -174,13 +204,30 @@ class Connections:
         ends = self.handle.get(["source", "target"])
         self.pre = np.atleast_1d(ends["source"]) - projection.pre.node_collection[0].global_id
         self.post = np.atleast_1d(ends["target"]) - projection.post.node_collection[0].global_id
+        self.checked = isinstance(projection.synapse_type, models.SALSynapse)
+        self._fixed: dict[str, np.ndarray] = {}  # FIXED values as last read or set
+
+    #: Parameters the simulation never changes: read from NEST once, then tracked, so that
+    #: checking a weight request (against w_min, w_max) costs no read-back per call.
+    FIXED = ("w_min", "w_max", "delay", "dendritic_delay")
 
     def get(self, name: str) -> np.ndarray:
         """Values of parameter ``name`` (e.g. ``"weight"``, ``"eta"``), one per connection."""
         return np.atleast_1d(np.asarray(self.handle.get(name), dtype=float)) / _scale(name)
 
+    def _stored(self, name: str) -> np.ndarray:
+        if name not in self.FIXED:
+            return self.get(name)
+        if name not in self._fixed:
+            self._fixed[name] = self.get(name)
+        return self._fixed[name]
+
     def set(self, **values: Any) -> None:
-        """Set parameters: arrays (one value per connection, in this order) or scalars."""
+        """Set parameters: arrays (one value per connection, in this order) or scalars.
+
+        The whole request is checked first (NEST itself sets connection by connection)."""
+        if self.checked:
+            models.check_connection_request(values, self._stored, self.pre, self.post)
         native = {}
         for name, value in values.items():
             if np.ndim(value) == 0:
@@ -188,6 +235,10 @@ class Connections:
             else:
                 native[name] = (np.asarray(value, dtype=float) * _scale(name)).tolist()
         self.handle.set(**native)
+        for name in self.FIXED:
+            if name in values:
+                shape = (len(self.pre),)
+                self._fixed[name] = np.broadcast_to(np.asarray(values[name], float), shape).copy()
 
 
 class SpikeReader:
