@@ -21,6 +21,7 @@ LAYERS = [
     {
         "salpynn",
         "salpynn.rule",
+        "salpynn.theory",
         "salpynn.config",
         "salpynn.results",
         "salpynn.safety",

@@ -66,15 +66,33 @@ def drift_field(
     backend.sim.end()
     rule = config.sal_rule()
     drift = np.zeros((2, pairs))
+    # The lags the synapses see: t_post + (their dendritic delay) - t_pre.
+    span = {"delay": rule.lag_delay(config.delay), "t_start": 0.0, "t_stop": duration}
     for p in range(pairs):
         first, second = spikes[2 * p], spikes[2 * p + 1]
-        span = {"delay": config.delay, "t_start": 0.0, "t_stop": duration}
         drift[0, p] = predicted_drift(second, first, rule, **span)  # 2 -> 1
         drift[1, p] = predicted_drift(first, second, rule, **span)  # 1 -> 2
     shape = grid_12.shape
     return DriftField(
         np.asarray(w_12), np.asarray(w_21), drift[0].reshape(shape), drift[1].reshape(shape)
     )
+
+
+def oracle_nullcline(config: Any, w_21: NDArray[np.float64]) -> NDArray[np.float64]:
+    """For each ``w_21``, the ``w_12`` at which SAL's drift of ``w_12 - w_21`` vanishes, from
+    the exact Markov-chain theory (:mod:`salpynn.theory`) of ``config``'s two neurons."""
+    from salpynn.theory import TwoNeuronModel, nullcline
+
+    model = TwoNeuronModel.from_ms(
+        config.tau_ref,
+        delay=config.delay,
+        resolution=config.resolution,
+        b_1=config.b_1,
+        b_2=config.b_2,
+        escape=config.escape,
+    )
+    span = (float(w_21.min()) - 2.0, float(w_21.max()) + 2.0)
+    return nullcline(w_21, config.sal_rule(), model=model, bracket=span, quantity="w_12")
 
 
 def plot_two_neuron_figures(
@@ -125,6 +143,8 @@ def plot_two_neuron_figures(
         ax.plot(table[:, 1], table[:, 2], lw=1.5, label=summary["config"]["plastic"] + " plastic")
         ax.plot(table[0, 1], table[0, 2], "ko", ms=4)
     ax.plot([low, high], [low, high], color="0.5", lw=0.8)
+    fine = np.linspace(low, high, 2 * grid)
+    ax.plot(oracle_nullcline(config, fine), fine, "r--", lw=1.2, label="fixed points (exact)")
     ax.set_xlabel("$w_{12}$ (2 $\\to$ 1)")
     ax.set_ylabel("$w_{21}$ (1 $\\to$ 2)")
     ax.set_title("Fig. 2e: SAL drift field (measured)", fontsize=10)
