@@ -22,7 +22,45 @@ from salpynn.rule import PairRule
 if TYPE_CHECKING:
     from salpynn.pynn import Backend
 
-__all__ = ["SamplingBatch", "SamplingNetwork", "SamplingNetworkParameters"]
+__all__ = [
+    "CONVENTIONS",
+    "SamplingBatch",
+    "SamplingNetwork",
+    "SamplingNetworkParameters",
+    "cell_timing",
+]
+
+#: Discrete-time conventions of a neuron with refractory time ``tau_ref`` = T steps of h:
+#: (dead time, PSP duration) in steps after the spike step.  The escape threshold is always
+#: ``ln T`` (``sigma(u - ln T)``).  A spike at step s reaches the partner at s + 1 (delay h).
+#:
+#: - ``"authors"``: the authors' simulator (``unibe-cns/sal-code``, ``sim_poisson_neurons``):
+#:   a neuron may fire again only after T steps (``last_spike < t - t_ref``: the shortest
+#:   interval is T + 1 steps), and its PSP ``H(x) H(T - x)`` lasts T - 1 steps.
+#: - ``"reversible"``: dead time as the authors', PSP T steps: the PSP covers exactly the steps
+#:   in which the sender cannot fire, the two-neuron process is time-reversible and SAL's fixed
+#:   point is exactly ``W_ij = W_ji`` for any biases (:mod:`salpynn.theory`).
+#: - ``"marginals"``: salpynn's ``sampling_neuron`` as it is: shortest interval T steps, PSP T
+#:   steps; an isolated neuron's PSP is on with probability exactly ``sigma(b)``.  With the
+#:   one-step delay the PSP's last step overlaps the sender's first free step, which moves
+#:   SAL's fixed point off the diagonal by O(h / tau_ref) when biases differ.
+CONVENTIONS: dict[str, tuple[int, int]] = {
+    "authors": (1, -1),
+    "reversible": (1, 0),
+    "marginals": (0, 0),
+}
+
+
+def cell_timing(tau_ref: float, resolution: float, convention: str) -> tuple[float, float, float]:
+    """``(tau_refrac, tau_syn, bias_offset)`` of ``sampling_neuron`` for a convention of
+    :data:`CONVENTIONS`: the neuron's logistic threshold is ``ln(tau_refrac / h)``, so the
+    offset ``ln(tau_refrac / tau_ref)`` added to every bias keeps it at ``ln(tau_ref / h)``."""
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {sorted(CONVENTIONS)}, got {convention!r}")
+    extra_dead, extra_psp = CONVENTIONS[convention]
+    tau_refrac = tau_ref + extra_dead * resolution
+    tau_syn = tau_ref + extra_psp * resolution
+    return tau_refrac, tau_syn, float(np.log(tau_refrac / tau_ref))
 
 
 @dataclass
@@ -38,6 +76,7 @@ class SamplingNetworkParameters:
     a_noise: np.ndarray | None = field(default=None)  # per-synapse amplitude factors (N, N)
     mask: np.ndarray | None = field(default=None)  # mask[k, j]: connection j -> k exists
     record_spikes: bool = True  # False: the caller records (e.g. with its own NEST recorder)
+    convention: Literal["authors", "reversible", "marginals"] = "marginals"  # CONVENTIONS
 
     def __post_init__(self) -> None:
         self.W = np.asarray(self.W, dtype=float)
@@ -58,6 +97,7 @@ class SamplingNetwork:
         self.sim = backend.sim
         self.cells = None
         self.projection = None
+        self.bias_offset = 0.0  # added to every bias written to the simulator (cell_timing)
 
     @property
     def size(self) -> int:
@@ -65,8 +105,14 @@ class SamplingNetwork:
 
     def create(self) -> None:
         p = self.params
+        tau_refrac, tau_syn, self.bias_offset = cell_timing(
+            p.tau_ref, self.sim.get_time_step(), p.convention
+        )
         celltype = self.backend.SamplingNeuron(
-            escape=p.escape, bias=p.b.tolist(), tau_refrac=p.tau_ref, tau_syn=p.tau_ref
+            escape=p.escape,
+            bias=(p.b + self.bias_offset).tolist(),
+            tau_refrac=tau_refrac,
+            tau_syn=tau_syn,
         )
         self.cells = self.sim.Population(self.size, celltype, label="sampling")
         if p.record_spikes:
@@ -164,6 +210,7 @@ class SamplingBatch:
         rule: PairRule | None,
         resolution: float,
         amplitudes: NDArray[np.float64] | None = None,
+        convention: Literal["authors", "reversible", "marginals"] = "marginals",
     ) -> None:
         self.backend = backend
         self.replicas, self.n, _ = w.shape
@@ -182,6 +229,7 @@ class SamplingBatch:
                 a_noise=None if amplitudes is None else _block_diagonal(amplitudes),
                 mask=block,
                 record_spikes=backend.pynn_records_spikes,
+                convention=convention,
             ),
         ).build()
         self.spikes = backend.spike_reader(self.network.cells)
@@ -211,7 +259,7 @@ class SamplingBatch:
         self.connections.set(weight=w[self.index])
 
     def set_biases(self, b: NDArray[np.float64]) -> None:
-        self.backend.set_cells(self.network.cells, bias=b.reshape(-1))
+        self.backend.set_cells(self.network.cells, bias=b.reshape(-1) + self.network.bias_offset)
 
     def set_connection_parameter(self, name: str, value: Any) -> None:
         """Set a synapse parameter (e.g. ``eta``) of every connection to one value."""

@@ -404,7 +404,7 @@ def reduced_runs(tmp_path_factory):
     anticausal Hebbian amplitudes.  The paper's model (the defaults) does not meet these
     thresholds at this schedule; the README reports its numbers."""
     root = tmp_path_factory.mktemp("reduced")
-    earlier = {"init_scale": 0.0}
+    earlier = {"init_scale": 0.0, "convention": "marginals"}
     window = {**earlier, "plasticity_noise": "window", "sigma_init": 0.0}
     spec = {
         "experiment": "sampling",
@@ -503,3 +503,28 @@ class TestBrian2:
         # SAL moves the asymmetric initial weights (synaptic noise) towards symmetry.
         assert np.all(np.isfinite(m["dkl_validation"]))
         assert m["asymmetry"][0, -1] < m["asymmetry"][0, 0]
+
+
+def test_a_scenario_is_never_compared_with_another_scenarios_baseline(tmp_path):
+    """The synaptic criteria use the noise-free run even when the plasticity baseline (sigma
+    0, sigma_init 0.2) is in the same sweep and listed first."""
+    from salpynn.experiments.sampling_plots import SamplingRun, acceptance
+
+    def run(name: str, noise: str, sigma: float, sal: bool, dkl: float, asym: float):
+        r = SamplingRun.__new__(SamplingRun)
+        r.folder = tmp_path / f"{name}-0123456789ab"
+        r.summary = {"noise": noise, "sigma": sigma, "sal": sal, "kolen_pollack": False}
+        r.summary["seeds"] = [1, 2]
+        r.dkl_validation = np.full((2, 2), dkl)
+        r.asymmetry = np.full((2, 3), asym)
+        r.validation_iterations = np.array([0, 2])
+        return r
+
+    runs = [
+        run("plasticity-baseline", "plasticity", 0.0, False, 9.0, 0.1),
+        run("no-noise", "none", 0.8, False, 1.0, 0.0),
+        run("synaptic-hebbian", "synaptic", 0.8, False, 3.0, 1.0),
+        run("synaptic-sal", "synaptic", 0.8, True, 1.2, 0.001),
+    ]
+    rows = acceptance(runs, "synaptic", 0.8)
+    assert [row["value"] for row in rows] == pytest.approx([1000.0, 1.2, 3.0])

@@ -92,14 +92,21 @@ class SamplingRun:
         return " + ".join(rules) if rules else "Hebbian only"
 
 
+def baseline_runs(runs: Sequence[SamplingRun], noise: str) -> list[SamplingRun]:
+    """The runs a noise scenario is compared with: its own noise-free baseline (plasticity
+    noise: sigma 0 with sigma_init 0.2) if present, else the noise-free runs (``noise=none``);
+    never another scenario's baseline."""
+    own = [r for r in runs if r.kind == "no noise" and r.noise == noise]
+    return own or [r for r in runs if r.noise == "none" and r.kind == "no noise"]
+
+
 def plot_conditions(path: Path, runs: Sequence[SamplingRun], noise: str, sigma: float) -> Path:
     """Fig. 4/5 (left): D_KL and Var(W_ij - W_ji) against iterations, per condition, at one
     noise level, with the no-noise baseline."""
     plt = pyplot()
-    baselines = [r for r in runs if r.kind == "no noise"]
     # The figure's own baseline (plasticity noise: sigma 0 with sigma_init 0.2) if there is
     # one, else the noise-free run.
-    chosen = [r for r in baselines if r.noise == noise] or baselines
+    chosen = baseline_runs(runs, noise)
     chosen += [r for r in runs if r.noise == noise and np.isclose(r.sigma, sigma)]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
     for run in chosen:
@@ -123,9 +130,7 @@ def plot_noise_levels(path: Path, runs: Sequence[SamplingRun], noise: str) -> Pa
     """Fig. 4/5 (right): final D_KL and Var(W_ij - W_ji) against the noise level."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
-    baseline = [r for r in runs if r.kind == "no noise" and r.noise == noise] or [
-        r for r in runs if r.kind == "no noise"
-    ]
+    baseline = baseline_runs(runs, noise)
     noisy = [r for r in runs if r.noise == noise and r.kind != "no noise"]
     for kind in dict.fromkeys(r.kind for r in noisy):
         group = sorted((r for r in noisy if r.kind == kind), key=lambda r: r.sigma)
@@ -174,8 +179,7 @@ def acceptance(runs: Sequence[SamplingRun], noise: str, sigma: float) -> list[di
     SAL within 1.5x of the scenario's noise-free baseline, without SAL at least 1.5x above it.
     The baseline is the scenario's own (plasticity noise: sigma 0 with sigma_init 0.2) if
     present, else the noise-free run.  Rows: criterion, value, threshold, met."""
-    baselines = [r for r in runs if r.kind == "no noise"]
-    baseline = [r for r in baselines if r.noise == noise] or baselines
+    baseline = baseline_runs(runs, noise)
     at = [r for r in runs if r.noise == noise and np.isclose(r.sigma, sigma)]
     hebbian = [r for r in at if r.kind == "Hebbian only"]
     sal = [r for r in at if r.kind == "SAL"]
