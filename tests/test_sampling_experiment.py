@@ -528,3 +528,32 @@ def test_a_scenario_is_never_compared_with_another_scenarios_baseline(tmp_path):
     ]
     rows = acceptance(runs, "synaptic", 0.8)
     assert [row["value"] for row in rows] == pytest.approx([1000.0, 1.2, 3.0])
+
+
+@pytest.mark.parametrize(
+    "convention, dead, psp", [("authors", 51, 49), ("reversible", 51, 50), ("marginals", 50, 50)]
+)
+def test_conventions_reach_the_neurons(convention, dead, psp):
+    """tau_ref = 50 steps: the shortest interval (a neuron that fires whenever it may), the
+    PSP length and the bias that keeps the escape threshold at ln 50, in NEST."""
+    from salpynn.networks.sampling import SamplingBatch
+
+    from salpynn.pynn import load_backend
+
+    backend = load_backend("nest")
+    backend.setup(timestep=0.1, seed=3)
+    b = np.array([[20.0, -0.3]])  # neuron 0: p(fire) = 1 - 3e-7 whenever it may
+    batch = SamplingBatch(
+        backend, np.zeros((1, 2, 2)), b, tau_ref=5.0, escape="logistic", delay=0.1,
+        rule=None, resolution=0.1, convention=convention,
+    )  # fmt: skip
+    times, senders, _, _ = batch.run(200.0)
+    np.testing.assert_allclose(np.diff(times[senders == 0]), dead * 0.1, atol=1e-9)
+    import nest
+
+    status = nest.GetStatus(batch.network.cells.node_collection)
+    batch.end()
+    assert status[1]["tau_syn"] == pytest.approx(psp * 0.1)
+    assert status[1]["tau_ref"] == pytest.approx(dead * 0.1)
+    # The neuron's threshold is ln(dead); the offset makes the model's ln(50).
+    assert status[1]["b"] == pytest.approx(-0.3 + np.log(dead / 50), abs=1e-12)
