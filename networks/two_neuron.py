@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from salpynn.networks.sampling import cell_timing
 
 from salpynn.rule import PairRule
 
@@ -33,6 +34,7 @@ class TwoNeuronParameters:
     plastic: Literal["both", "w_12", "w_21"] = "both"
     delay: float = 0.1
     record_states: bool = False  # also record u and z, every tau_ref / 2
+    convention: Literal["authors", "reversible", "marginals"] = "marginals"  # sampling.CONVENTIONS
 
     def synapse_rule(self, name: Literal["w_12", "w_21"]) -> PairRule:
         """The rule of connection ``name``: ``rule``, or frozen (``eta = 0``) if not plastic."""
@@ -51,8 +53,12 @@ class TwoNeuronNetwork:
 
     def create(self) -> None:
         p = self.params
+        tau_refrac, tau_syn, offset = cell_timing(p.tau_ref, self.sim.get_time_step(), p.convention)
         celltype = self.backend.SamplingNeuron(
-            escape=p.escape, bias=[p.b_1, p.b_2], tau_refrac=p.tau_ref, tau_syn=p.tau_ref
+            escape=p.escape,
+            bias=[p.b_1 + offset, p.b_2 + offset],
+            tau_refrac=tau_refrac,
+            tau_syn=tau_syn,
         )
         self.cells = self.sim.Population(2, celltype, label="two-neuron")
         self.cells.record("spikes")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["REGISTRY", "Experiment", "get", "names", "report_steps"]
+__all__ = ["REGISTRY", "Experiment", "convention_param", "get", "names", "report_steps"]
 
 #: Experiment name -> module defining ``EXPERIMENT`` (imported when used).
 REGISTRY: dict[str, str] = {
@@ -70,3 +70,17 @@ def report_steps(duration: float, resolution: float, n_reports: int) -> np.ndarr
     """
     n_steps = round(duration / resolution)
     return np.linspace(0, n_steps, n_reports + 1).round().astype(int)
+
+
+def convention_param(default: str = "authors") -> Any:
+    """The ``convention`` field of an experiment of sampling neurons (the discrete-time
+    conventions of :data:`salpynn.networks.sampling.CONVENTIONS`)."""
+    from salpynn.config import param
+
+    return param(
+        default,
+        "",
+        "discrete-time neuron: authors (dead time tau_ref + step, PSP tau_ref - step), "
+        "reversible (PSP tau_ref: SAL's fixed point W = W^T exactly), marginals (dead time = "
+        "PSP = tau_ref: exact rates)",
+    )

@@ -22,7 +22,7 @@ import numpy as np
 
 from salpynn.analysis.alignment import asymmetry_variance
 from salpynn.config import ConfigError, check_choices, check_grid, check_range, param
-from salpynn.experiments import Experiment, report_steps
+from salpynn.experiments import Experiment, convention_param, report_steps
 from salpynn.results import atomic_write_json, atomic_write_npz, run_record
 from salpynn.rule import PairRule, RuleConfig
 
@@ -44,6 +44,7 @@ class RecurrentConfig:
     b_high: float = param(-0.5, "", "biases ~ U(b_low, b_high)")
     tau_ref: float = param(10.0, "ms", "refractory time = PSP duration = SAL window width")
     escape: Literal["exp", "logistic"] = param("logistic", "", "escape noise of the neurons")
+    convention: Literal["authors", "reversible", "marginals"] = convention_param("marginals")
     rule: RuleConfig = param(default_factory=lambda: RuleConfig(eta=0.005))
     duration: float = param(100_000.0, "ms", "model time")
     n_reports: int = param(10, "", "weight read-outs")
@@ -60,7 +61,7 @@ class RecurrentConfig:
         check_range("asymmetry_sigma", self.asymmetry_sigma, 0.0, 10.0)
         check_range("b_low", self.b_low, -20.0, self.b_high)
         check_range("b_high", self.b_high, self.b_low, 20.0)
-        check_range("tau_ref", self.tau_ref, 0.0, 1000.0, low_open=True)
+        check_range("tau_ref", self.tau_ref, 2 * self.resolution, 1000.0)
         check_range("rule.eta", self.rule.eta, 0.0, 1.0)
         check_range("duration", self.duration, self.resolution, 1e9)
         check_range("n_reports", self.n_reports, 1, 10_000)
@@ -119,6 +120,7 @@ def run(config: RecurrentConfig, out: Path, progress: bool = True) -> dict[str, 
         delay=config.delay,
         rule=config.sal_rule(),
         mask=mask,
+        convention=config.convention,
     )
     start = time.perf_counter()
     network = SamplingNetwork(backend, params).build()

@@ -61,7 +61,7 @@ from numpy.typing import NDArray
 from salpynn import mpi
 from salpynn.analysis.alignment import asymmetry_variance
 from salpynn.config import check_choices, check_grid, check_range, param
-from salpynn.experiments import Experiment
+from salpynn.experiments import Experiment, convention_param
 from salpynn.results import (
     atomic_write,
     atomic_write_json,
@@ -129,13 +129,7 @@ class SamplingConfig:
     resolution: float = param(0.1, "ms", "time step")
     delay: float = param(0.1, "ms", "synaptic delay")
     escape: Literal["exp", "logistic"] = param("logistic", "", "escape noise of the neurons")
-    convention: Literal["authors", "reversible", "marginals"] = param(
-        "authors",
-        "",
-        "discrete-time neuron: authors (dead time tau_ref + step, PSP tau_ref - step), "
-        "reversible (PSP tau_ref: SAL's fixed point W = W^T exactly), marginals (dead time = "
-        "PSP = tau_ref: exact rates)",
-    )
+    convention: Literal["authors", "reversible", "marginals"] = convention_param()
     # rule.dendritic_delay none ("auto"): 0 (lags between spike times, which keeps W_ij + W_ji
     # exactly) where the backend can (NEST; Brian2 with delay >= 2 steps), else -1 (NEST's
     # t_post + delay - t_pre, which adds a Hebbian-like O(lr_sal delay / tau_ref) term).

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from salpynn.config import check_choices, check_grid, check_range, param
-from salpynn.experiments import Experiment, report_steps
+from salpynn.experiments import Experiment, convention_param, report_steps
 from salpynn.networks.two_neuron import TwoNeuronParameters
 from salpynn.results import atomic_write, atomic_write_json, run_record
 from salpynn.rule import PairRule, RuleConfig
@@ -37,6 +37,7 @@ class TwoNeuronConfig:
     b_2: float = param(-0.2, "", "bias of neuron 2")
     tau_ref: float = param(10.0, "ms", "refractory time = PSP duration = SAL window width")
     escape: Literal["exp", "logistic"] = param("logistic", "", "escape noise of the neurons")
+    convention: Literal["authors", "reversible", "marginals"] = convention_param("marginals")
     # The authors' Fig. 2d pairs each spike with the partner's last 10 spikes (in effect all
     # pairs) and measures lags between spike times (rule.dendritic_delay unset: 0 on NEST).
     rule: RuleConfig = param(default_factory=lambda: RuleConfig(eta=0.002, pairing="all"))
@@ -54,7 +55,7 @@ class TwoNeuronConfig:
         """Raise :class:`ConfigError` naming the first invalid parameter."""
         for name in ("w_12", "w_21", "b_1", "b_2"):
             check_range(name, getattr(self, name), -20.0, 20.0)
-        check_range("tau_ref", self.tau_ref, 0.0, 1000.0, low_open=True)
+        check_range("tau_ref", self.tau_ref, 2 * self.resolution, 1000.0)
         check_range("rule.eta", self.rule.eta, 0.0, 1.0)
         check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
         check_range("delay", self.delay, self.resolution, 100.0)
@@ -83,6 +84,7 @@ class TwoNeuronConfig:
             plastic=self.plastic,
             delay=self.delay,
             record_states=self.record_states,
+            convention=self.convention,
         )
 
 

@@ -59,6 +59,7 @@ def drift_field(
             escape=config.escape,
             delay=config.delay,
             mask=mask,
+            convention=config.convention,
         ),
     ).build()
     network.run(duration)
@@ -78,19 +79,32 @@ def drift_field(
     )
 
 
+def theory_model(config: Any, w_12: float = 0.0, w_21: float = 0.0) -> Any:
+    """The exact two-neuron model (:class:`salpynn.theory.TwoNeuronModel`) of ``config``'s
+    neurons as NEST runs them: dead time, PSP and bias offset of its ``convention``."""
+    from salpynn.networks.sampling import cell_timing
+    from salpynn.theory import TwoNeuronModel
+
+    tau_refrac, tau_syn, offset = cell_timing(config.tau_ref, config.resolution, config.convention)
+    return TwoNeuronModel.from_ms(
+        tau_refrac,
+        tau_syn=tau_syn,
+        delay=config.delay,
+        resolution=config.resolution,
+        b_1=config.b_1 + offset,
+        b_2=config.b_2 + offset,
+        escape=config.escape,
+        w_12=w_12,
+        w_21=w_21,
+    )
+
+
 def oracle_nullcline(config: Any, w_21: NDArray[np.float64]) -> NDArray[np.float64]:
     """For each ``w_21``, the ``w_12`` at which SAL's drift of ``w_12 - w_21`` vanishes, from
     the exact Markov-chain theory (:mod:`salpynn.theory`) of ``config``'s two neurons."""
-    from salpynn.theory import TwoNeuronModel, nullcline
+    from salpynn.theory import nullcline
 
-    model = TwoNeuronModel.from_ms(
-        config.tau_ref,
-        delay=config.delay,
-        resolution=config.resolution,
-        b_1=config.b_1,
-        b_2=config.b_2,
-        escape=config.escape,
-    )
+    model = theory_model(config)
     span = (float(w_21.min()) - 2.0, float(w_21.max()) + 2.0)
     return nullcline(w_21, config.sal_rule(), model=model, bracket=span, quantity="w_12")
 
