@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "two-neuron": "salpynn.experiments.two_neuron",
     "recurrent": "salpynn.experiments.recurrent",
     "sampling": "salpynn.experiments.sampling",
+    "ei-system": "salpynn.experiments.ei_system",
 }
 
 
