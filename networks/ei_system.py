@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from salpynn.networks.sampling import SamplingNetwork, SamplingNetworkParameters, cell_timing
+from salpynn.networks.sampling import (
+    SamplingNetwork,
+    SamplingNetworkParameters,
+    sampling_celltype,
+)
 
 from salpynn.rule import PairRule
 
@@ -141,13 +145,12 @@ class EISystemNetwork:
 
     def create(self) -> None:
         p = self.params
-        tau_refrac, tau_syn, offset = cell_timing(p.tau_ref, self.sim.get_time_step(), p.convention)
-        biases = [p.b_e[0], p.b_e[1], p.b_i[0], p.b_i[1]]
-        celltype = self.backend.SamplingNeuron(
+        celltype, _ = sampling_celltype(
+            self.backend,
+            [p.b_e[0], p.b_e[1], p.b_i[0], p.b_i[1]],
+            tau_ref=p.tau_ref,
             escape=p.escape,
-            bias=[b + offset for b in biases],
-            tau_refrac=tau_refrac,
-            tau_syn=tau_syn,
+            convention=p.convention,
         )
         self.cells = self.sim.Population(len(CELLS), celltype, label="ei-system")
         self.cells.record("spikes")

@@ -28,6 +28,7 @@ __all__ = [
     "SamplingNetwork",
     "SamplingNetworkParameters",
     "cell_timing",
+    "sampling_celltype",
 ]
 
 #: Discrete-time conventions of a neuron with refractory time ``tau_ref`` = T steps of h:
@@ -61,6 +62,27 @@ def cell_timing(tau_ref: float, resolution: float, convention: str) -> tuple[flo
     tau_refrac = tau_ref + extra_dead * resolution
     tau_syn = tau_ref + extra_psp * resolution
     return tau_refrac, tau_syn, float(np.log(tau_refrac / tau_ref))
+
+
+def sampling_celltype(
+    backend: Backend,
+    biases: Any,
+    *,
+    tau_ref: float,
+    escape: str,
+    convention: str,
+) -> tuple[Any, float]:
+    """The backend's ``SamplingNeuron`` type for ``biases`` under a convention of
+    :data:`CONVENTIONS` (:func:`cell_timing` at the simulator's time step), and the bias
+    offset it adds, which every later bias write must add too."""
+    tau_refrac, tau_syn, offset = cell_timing(tau_ref, backend.sim.get_time_step(), convention)
+    celltype = backend.SamplingNeuron(
+        escape=escape,
+        bias=[float(b) + offset for b in np.ravel(biases)],
+        tau_refrac=tau_refrac,
+        tau_syn=tau_syn,
+    )
+    return celltype, offset
 
 
 @dataclass
@@ -105,14 +127,8 @@ class SamplingNetwork:
 
     def create(self) -> None:
         p = self.params
-        tau_refrac, tau_syn, self.bias_offset = cell_timing(
-            p.tau_ref, self.sim.get_time_step(), p.convention
-        )
-        celltype = self.backend.SamplingNeuron(
-            escape=p.escape,
-            bias=(p.b + self.bias_offset).tolist(),
-            tau_refrac=tau_refrac,
-            tau_syn=tau_syn,
+        celltype, self.bias_offset = sampling_celltype(
+            self.backend, p.b, tau_ref=p.tau_ref, escape=p.escape, convention=p.convention
         )
         self.cells = self.sim.Population(self.size, celltype, label="sampling")
         if p.record_spikes:

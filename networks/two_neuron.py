@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from salpynn.networks.sampling import cell_timing
+from salpynn.networks.sampling import sampling_celltype
 
 from salpynn.rule import PairRule
 
@@ -53,12 +53,12 @@ class TwoNeuronNetwork:
 
     def create(self) -> None:
         p = self.params
-        tau_refrac, tau_syn, offset = cell_timing(p.tau_ref, self.sim.get_time_step(), p.convention)
-        celltype = self.backend.SamplingNeuron(
+        celltype, _ = sampling_celltype(
+            self.backend,
+            [p.b_1, p.b_2],
+            tau_ref=p.tau_ref,
             escape=p.escape,
-            bias=[p.b_1 + offset, p.b_2 + offset],
-            tau_refrac=tau_refrac,
-            tau_syn=tau_syn,
+            convention=p.convention,
         )
         self.cells = self.sim.Population(2, celltype, label="two-neuron")
         self.cells.record("spikes")

@@ -27,6 +27,7 @@ __all__ = [
     "check_choices",
     "check_grid",
     "check_range",
+    "check_timing",
     "describe",
     "load_config",
     "param",
@@ -118,6 +119,17 @@ def check_grid(name: str, value: float, resolution: float) -> None:
             f"{name} must be a whole number of time steps (a multiple of resolution "
             f"{resolution} ms), got {value}; nearest: {round(steps) * resolution:g}"
         )
+
+
+def check_timing(resolution: float, tau_ref: float, delay: float, delay_max: float = 100.0) -> None:
+    """The time step, refractory time and delay of an experiment of sampling neurons: a
+    resolution in ``(0, 1]`` ms, ``tau_ref`` of at least two steps (a PSP one step shorter
+    must remain), ``delay`` of at least one step, both whole numbers of steps."""
+    check_range("resolution", resolution, 0.0, 1.0, low_open=True)
+    check_range("tau_ref", tau_ref, 2 * resolution, 1000.0)
+    check_range("delay", delay, resolution, delay_max)
+    check_grid("tau_ref", tau_ref, resolution)
+    check_grid("delay", delay, resolution)
 
 
 def _is_block(kind: Any) -> bool:

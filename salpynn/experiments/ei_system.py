@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from salpynn.config import ConfigError, check_choices, check_grid, check_range, param
+from salpynn.config import ConfigError, check_choices, check_range, check_timing, param
 from salpynn.experiments import Experiment, convention_param, report_steps
 from salpynn.networks.ei_system import EISystemParameters
 from salpynn.results import atomic_write, atomic_write_json, run_record
@@ -79,21 +79,17 @@ class EISystemConfig:
         check_range("w_ei_mean", self.w_ei_mean, -20.0, 0.0, high_open=True)
         for name in ("w_ie_sd", "w_ei_sd", "b_i_sd"):
             check_range(name, getattr(self, name), 0.0, 5.0)
-        check_range("tau_ref", self.tau_ref, 2 * self.resolution, 1000.0)
         check_range("rule.eta", self.rule.eta, 0.0, 1.0)
         if self.rule.w_min is None or not self.rule.w_min >= 0.0:
             raise ConfigError(
                 f"rule.w_min must be >= 0 (Dale's law: the E -> E synapses stay excitatory), "
                 f"got {self.rule.w_min!r}"
             )
-        check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
-        check_range("delay", self.delay, self.resolution, 100.0)
+        check_timing(self.resolution, self.tau_ref, self.delay)
         check_range("duration", self.duration, self.resolution, 1e9)
         check_range("n_reports", self.n_reports, 1, 100_000)
         check_range("threads", self.threads, 1, 256)
         check_range("seed", self.seed, 1, 2**31 - 1)
-        check_grid("tau_ref", self.tau_ref, self.resolution)
-        check_grid("delay", self.delay, self.resolution)
         check_choices(self)
         rule = self.sal_rule()
         for name in ("w_ee_12", "w_ee_21"):

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from salpynn.analysis.alignment import asymmetry_variance
-from salpynn.config import ConfigError, check_choices, check_grid, check_range, param
+from salpynn.config import ConfigError, check_choices, check_range, check_timing, param
 from salpynn.experiments import Experiment, convention_param, report_steps
 from salpynn.results import atomic_write_json, atomic_write_npz, run_record
 from salpynn.rule import PairRule, RuleConfig
@@ -61,14 +61,10 @@ class RecurrentConfig:
         check_range("asymmetry_sigma", self.asymmetry_sigma, 0.0, 10.0)
         check_range("b_low", self.b_low, -20.0, self.b_high)
         check_range("b_high", self.b_high, self.b_low, 20.0)
-        check_range("tau_ref", self.tau_ref, 2 * self.resolution, 1000.0)
         check_range("rule.eta", self.rule.eta, 0.0, 1.0)
         check_range("duration", self.duration, self.resolution, 1e9)
         check_range("n_reports", self.n_reports, 1, 10_000)
-        check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
-        check_range("delay", self.delay, self.resolution, 100.0)
-        check_grid("tau_ref", self.tau_ref, self.resolution)
-        check_grid("delay", self.delay, self.resolution)
+        check_timing(self.resolution, self.tau_ref, self.delay)
         check_range("threads", self.threads, 1, 256)
         check_range("seed", self.seed, 1, 2**31 - 1)
         check_choices(self)

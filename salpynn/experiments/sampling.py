@@ -60,7 +60,7 @@ from numpy.typing import NDArray
 
 from salpynn import mpi
 from salpynn.analysis.alignment import asymmetry_variance
-from salpynn.config import check_choices, check_grid, check_range, param
+from salpynn.config import check_choices, check_range, check_timing, param
 from salpynn.experiments import Experiment, convention_param
 from salpynn.results import (
     atomic_write,
@@ -153,11 +153,7 @@ class SamplingConfig:
         check_range("sleep_tau", self.sleep_tau, 10.0, 1e7)
         check_range("validate_every", self.validation_interval, 1, self.iterations)
         check_range("validation_factor", self.validation_factor, 1.0, 1e5)
-        check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
-        check_range("tau_ref", self.tau_ref, 2 * self.resolution, 1000.0)
-        check_range("delay", self.delay, self.resolution, self.tau_ref)
-        check_grid("tau_ref", self.tau_ref, self.resolution)
-        check_grid("delay", self.delay, self.resolution)
+        check_timing(self.resolution, self.tau_ref, self.delay, self.tau_ref)
         check_range("clip", self.clip, 0.0, 100.0, low_open=True)
         check_range("target_range", self.target_range, 0.0, 100.0)
         check_range("seeds", self.seeds, 1, 100_000)

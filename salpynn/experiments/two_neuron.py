@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from salpynn.config import check_choices, check_grid, check_range, param
+from salpynn.config import check_choices, check_range, check_timing, param
 from salpynn.experiments import Experiment, convention_param, report_steps
 from salpynn.networks.two_neuron import TwoNeuronParameters
 from salpynn.results import atomic_write, atomic_write_json, run_record
@@ -55,16 +55,12 @@ class TwoNeuronConfig:
         """Raise :class:`ConfigError` naming the first invalid parameter."""
         for name in ("w_12", "w_21", "b_1", "b_2"):
             check_range(name, getattr(self, name), -20.0, 20.0)
-        check_range("tau_ref", self.tau_ref, 2 * self.resolution, 1000.0)
         check_range("rule.eta", self.rule.eta, 0.0, 1.0)
-        check_range("resolution", self.resolution, 0.0, 1.0, low_open=True)
-        check_range("delay", self.delay, self.resolution, 100.0)
+        check_timing(self.resolution, self.tau_ref, self.delay)
         check_range("duration", self.duration, self.resolution, 1e9)
         check_range("n_reports", self.n_reports, 1, 100_000)
         check_range("threads", self.threads, 1, 256)
         check_range("seed", self.seed, 1, 2**31 - 1)
-        check_grid("tau_ref", self.tau_ref, self.resolution)
-        check_grid("delay", self.delay, self.resolution)
         check_choices(self)
         self.sal_rule()
 
