@@ -2,8 +2,8 @@
  *  sampling_neuron.h  --  part of salpynn (GPL-2.0-or-later)
  *
  *  Stochastic neuron of neural sampling (Buesing et al. 2011) with rectangular
- *  PSPs on a basal and an apical input port and exponential or logistic
- *  escape noise.
+ *  or alpha-shaped PSPs on a basal and an apical input port and exponential or
+ *  logistic escape noise.
  */
 
 #ifndef SALPYNN_SAMPLING_NEURON_H
@@ -40,7 +40,7 @@
 Short description
 +++++++++++++++++
 
-Neural-sampling neuron: rectangular PSPs, escape noise, absolute refractoriness.
+Neural-sampling neuron: rectangular or alpha PSPs, escape noise, absolute refractoriness.
 
 Description
 +++++++++++
@@ -51,11 +51,22 @@ state is
 
     u(t) = b + psp_basal(t) + lambda_apical * psp_apical(t)
 
-where ``psp_basal`` and ``psp_apical`` sum rectangular PSPs: a spike of weight
+where ``psp_basal`` and ``psp_apical`` sum the PSPs of one port.  With
+``psp = "rect"`` (the default, the model of neural sampling) a spike of weight
 ``w`` that arrives at time ``t_a`` (send time plus delay) on a port adds ``w``
 to that port's sum during ``[t_a, t_a + tau_syn)``, i.e. for exactly
 ``tau_syn / h`` steps, and nothing afterwards.  PSPs already running keep the
-duration they started with when ``tau_syn`` changes.  ``lambda_apical`` is a
+duration they started with when ``tau_syn`` changes.
+
+With ``psp = "alpha"`` the spike adds ``w * kappa(t - t_a)`` with the alpha
+kernel ``kappa(x) = tau_ref / tau_syn**2 * x * exp(-x / tau_syn)`` (``x >= 0``;
+its integral is ``tau_ref``, that of a rectangular PSP of length ``tau_ref``),
+evaluated on the grid: 0 in the arrival step, ``kappa(h)`` in the next.  Here
+``tau_syn`` is the kernel's time constant and may be any positive time.  The
+sum is kept exactly by the two-variable recursion ``s <- E (s + a)``,
+``a <- E a + (arrivals)``, ``psp = tau_ref / tau_syn**2 * h * s`` with
+``E = exp(-h / tau_syn)``; every earlier PSP keeps contributing its tail.
+Changing ``psp`` discards the PSPs running at that moment.  ``lambda_apical`` is a
 gain on the apical sum: changing it at run time rescales running apical PSPs
 at once.
 
@@ -97,8 +108,10 @@ Parameters
  b                  real    Bias, dimensionless (default 0.0, finite)
  tau_ref            ms      Refractory time (default 10.0; > 0, multiple of
                             the resolution)
- tau_syn            ms      PSP duration (default 0.0 = "equal to tau_ref";
-                            otherwise > 0 and a multiple of the resolution)
+ tau_syn            ms      PSP duration (rect) or alpha time constant
+                            (default 0.0 = "equal to tau_ref"; otherwise > 0,
+                            for rect a multiple of the resolution)
+ psp                string  "rect" (default) or "alpha"
  lambda_apical      real    Gain of the apical port (default 1.0, finite)
  escape             string  "exp" (default) or "logistic"
  weight_scale       real    Factor applied to every incoming weight (default
@@ -168,6 +181,12 @@ enum class SamplingEscape : std::uint8_t
   LOGISTIC
 };
 
+enum class SamplingPsp : std::uint8_t
+{
+  RECTANGULAR,
+  ALPHA
+};
+
 class sampling_neuron : public nest::ArchivingNode
 {
 public:
@@ -218,10 +237,11 @@ private:
   {
     double b_;             //!< bias (dimensionless)
     double tau_ref_;       //!< refractory time in ms
-    double tau_syn_;       //!< PSP duration in ms; 0 means "equal to tau_ref"
+    double tau_syn_;       //!< PSP duration (rect) or time constant (alpha) in ms; 0: tau_ref
     double lambda_apical_; //!< gain of the apical port
     double weight_scale_;  //!< factor on incoming weights (unit conversion)
     SamplingEscape escape_;
+    SamplingPsp psp_;
 
     Parameters_();
 
@@ -247,24 +267,39 @@ private:
   };
 
   /**
-   * The summed rectangular PSPs of one port.
+   * The summed PSPs of one port.
    *
-   * Arrivals are collected per step in a ring buffer.  The end of every PSP is
-   * kept in its own queue, sorted by step, because a PSP may last longer than
-   * the ring buffer reaches ahead (min_delay + max_delay).
+   * Arrivals are collected per step in a ring buffer.  Rectangular PSPs: the
+   * end of every PSP is kept in its own queue, sorted by step, because a PSP
+   * may last longer than the ring buffer reaches ahead (min_delay +
+   * max_delay).  Alpha PSPs: the two variables of the exact recursion.
    */
-  struct RectangularInput_
+  struct Input_
   {
     nest::RingBuffer arrivals_;
     std::deque< std::pair< long, double > > ends_; //!< (first step without the PSP, weight)
     double sum_;
+    double alpha_a_; //!< sum of w E^x over arrivals (alpha)
+    double alpha_s_; //!< sum of w x E^x over arrivals (alpha)
 
-    RectangularInput_();
+    Input_();
 
     void clear();
 
+    //! Forget the running PSPs (not the arrivals still in flight).
+    void discard_psps();
+
     //! Advance the sum to the state at step t_step, given what arrives at that step.
     void advance( long t_step, double arrived, long n_syn );
+
+    //! One step of the alpha recursion; sum_ = scale * s.
+    void
+    advance_alpha( double arrived, double decay, double scale )
+    {
+      alpha_s_ = decay * ( alpha_s_ + alpha_a_ );
+      alpha_a_ = decay * alpha_a_ + arrived;
+      sum_ = scale * alpha_s_;
+    }
 
     //! Whether advance() has anything to do at t_step (checked inline every step).
     bool
@@ -279,8 +314,8 @@ private:
     explicit Buffers_( sampling_neuron& );
     Buffers_( const Buffers_&, sampling_neuron& );
 
-    RectangularInput_ basal_;
-    RectangularInput_ apical_;
+    Input_ basal_;
+    Input_ apical_;
 
     nest::UniversalDataLogger< sampling_neuron > logger_;
   };
@@ -292,7 +327,9 @@ private:
     double steps_to_spike_; //!< steps until the next spike at u_drawn_ (1: this step)
     bool wait_valid_;       //!< steps_to_spike_ holds a draw for u_drawn_
     long n_ref_;            //!< tau_ref in steps
-    long n_syn_;            //!< tau_syn in steps
+    long n_syn_;            //!< tau_syn in steps (rect)
+    double alpha_decay_;    //!< exp(-h / tau_syn) (alpha)
+    double alpha_scale_;    //!< tau_ref h / tau_syn^2 (alpha)
     double h_over_tau_;     //!< h / tau_ref: hazard exp(u) / tau_ref times h
     double log_tau_ref_;    //!< ln(tau_ref / h), the logistic threshold
   };
@@ -433,6 +470,7 @@ inline sampling_neuron::Parameters_::Parameters_()
   , lambda_apical_( 1.0 )
   , weight_scale_( 1.0 )
   , escape_( SamplingEscape::EXPONENTIAL )
+  , psp_( SamplingPsp::RECTANGULAR )
 {
 }
 
@@ -445,6 +483,7 @@ sampling_neuron::Parameters_::get( Dictionary& d ) const
   d[ "lambda_apical" ] = lambda_apical_;
   d[ "weight_scale" ] = weight_scale_;
   d[ "escape" ] = std::string( escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic" );
+  d[ "psp" ] = std::string( psp_ == SamplingPsp::RECTANGULAR ? "rect" : "alpha" );
 }
 
 inline void
@@ -457,6 +496,12 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
   nest::update_value_param( d, "weight_scale", weight_scale_, node );
   std::string escape = escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic";
   d.update_value( "escape", escape );
+  std::string psp = psp_ == SamplingPsp::RECTANGULAR ? "rect" : "alpha";
+  d.update_value( "psp", psp );
+  if ( psp != "rect" and psp != "alpha" )
+  {
+    throw nest::BadProperty( "sampling_neuron: psp must be \"rect\" or \"alpha\"; got \"" + psp + "\"." );
+  }
 
   if ( not std::isfinite( b_ ) )
   {
@@ -474,20 +519,34 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
                              + format_number_( lambda_apical_ ) + "." );
   }
   grid_steps_( tau_ref_, "tau_ref" );
-  if ( std::isnan( tau_syn_ ) or tau_syn_ < 0.0 )
+  if ( psp == "alpha" )
   {
-    throw nest::BadProperty(
-      "sampling_neuron: tau_syn must be 0 (meaning tau_syn = tau_ref) or > 0 ms, finite and a multiple of "
-      "the resolution; got "
-      + format_number_( tau_syn_ ) + " ms." );
+    if ( not std::isfinite( tau_syn_ ) or tau_syn_ < 0.0 )
+    {
+      throw nest::BadProperty(
+        "sampling_neuron: tau_syn of an alpha PSP must be 0 (meaning tau_syn = tau_ref) or > 0 ms and "
+        "finite; got "
+        + format_number_( tau_syn_ ) + " ms." );
+    }
   }
-  grid_steps_( effective_tau_syn(), "tau_syn" );
+  else
+  {
+    if ( std::isnan( tau_syn_ ) or tau_syn_ < 0.0 )
+    {
+      throw nest::BadProperty(
+        "sampling_neuron: tau_syn must be 0 (meaning tau_syn = tau_ref) or > 0 ms, finite and a multiple of "
+        "the resolution; got "
+        + format_number_( tau_syn_ ) + " ms." );
+    }
+    grid_steps_( effective_tau_syn(), "tau_syn" );
+  }
   if ( escape != "exp" and escape != "logistic" )
   {
     throw nest::BadProperty(
       "sampling_neuron: escape must be \"exp\" or \"logistic\"; got \"" + escape + "\"." );
   }
   escape_ = escape == "exp" ? SamplingEscape::EXPONENTIAL : SamplingEscape::LOGISTIC;
+  psp_ = psp == "rect" ? SamplingPsp::RECTANGULAR : SamplingPsp::ALPHA;
 }
 
 inline sampling_neuron::State_::State_()
@@ -544,23 +603,33 @@ sampling_neuron::State_::set( const Dictionary& d, const Parameters_& p )
  * Input ports and buffers
  * ------------------------------------------------------------------------- */
 
-inline sampling_neuron::RectangularInput_::RectangularInput_()
+inline sampling_neuron::Input_::Input_()
   : arrivals_()
   , ends_()
   , sum_( 0.0 )
+  , alpha_a_( 0.0 )
+  , alpha_s_( 0.0 )
 {
 }
 
 inline void
-sampling_neuron::RectangularInput_::clear()
+sampling_neuron::Input_::clear()
 {
   arrivals_.clear();
-  ends_.clear();
-  sum_ = 0.0;
+  discard_psps();
 }
 
 inline void
-sampling_neuron::RectangularInput_::advance( long t_step, double arrived, long n_syn )
+sampling_neuron::Input_::discard_psps()
+{
+  ends_.clear();
+  sum_ = 0.0;
+  alpha_a_ = 0.0;
+  alpha_s_ = 0.0;
+}
+
+inline void
+sampling_neuron::Input_::advance( long t_step, double arrived, long n_syn )
 {
   while ( not ends_.empty() and ends_.front().first <= t_step )
   {
@@ -667,7 +736,7 @@ sampling_neuron::handle( nest::SpikeEvent& e )
 {
   const long steps = e.get_rel_delivery_steps( nest::kernel().simulation_manager.get_slice_origin() );
   const double w = P_.weight_scale_ * e.get_weight() * static_cast< double >( e.get_multiplicity() );
-  RectangularInput_& port = e.get_rport() == APICAL ? B_.apical_ : B_.basal_;
+  Input_& port = e.get_rport() == APICAL ? B_.apical_ : B_.basal_;
   port.arrivals_.add_value( steps, w );
 }
 
@@ -701,6 +770,11 @@ sampling_neuron::set_status( const Dictionary& d )
   State_ stmp = S_;
   stmp.set( d, ptmp );
   nest::ArchivingNode::set_status( d );
+  if ( ptmp.psp_ != P_.psp_ )
+  {
+    B_.basal_.discard_psps();
+    B_.apical_.discard_psps();
+  }
   P_ = ptmp;
   S_ = stmp;
 }
@@ -720,7 +794,17 @@ sampling_neuron::pre_run_hook()
   B_.logger_.init();
   // The resolution may have changed since the parameters were set.
   V_.n_ref_ = grid_steps_( P_.tau_ref_, "tau_ref" );
-  V_.n_syn_ = grid_steps_( P_.effective_tau_syn(), "tau_syn" );
+  const double h = nest::Time::get_resolution().get_ms();
+  if ( P_.psp_ == SamplingPsp::RECTANGULAR )
+  {
+    V_.n_syn_ = grid_steps_( P_.effective_tau_syn(), "tau_syn" );
+  }
+  else
+  {
+    const double tau = P_.effective_tau_syn();
+    V_.alpha_decay_ = std::exp( -h / tau );
+    V_.alpha_scale_ = P_.tau_ref_ * h / ( tau * tau );
+  }
   V_.h_over_tau_ = 1.0 / static_cast< double >( V_.n_ref_ );
   V_.log_tau_ref_ = std::log( static_cast< double >( V_.n_ref_ ) );
   V_.rng_ = nest::get_vp_specific_rng( get_thread() );
@@ -735,14 +819,22 @@ sampling_neuron::update( nest::Time const& origin, const long from, const long t
     // The state is advanced to the right end of the step.
     const long t_step = origin.get_steps() + lag + 1;
     const double basal = B_.basal_.arrivals_.get_value( lag );
-    if ( B_.basal_.changes_at( t_step, basal ) )
-    {
-      B_.basal_.advance( t_step, basal, V_.n_syn_ );
-    }
     const double apical = B_.apical_.arrivals_.get_value( lag );
-    if ( B_.apical_.changes_at( t_step, apical ) )
+    if ( P_.psp_ == SamplingPsp::RECTANGULAR )
     {
-      B_.apical_.advance( t_step, apical, V_.n_syn_ );
+      if ( B_.basal_.changes_at( t_step, basal ) )
+      {
+        B_.basal_.advance( t_step, basal, V_.n_syn_ );
+      }
+      if ( B_.apical_.changes_at( t_step, apical ) )
+      {
+        B_.apical_.advance( t_step, apical, V_.n_syn_ );
+      }
+    }
+    else
+    {
+      B_.basal_.advance_alpha( basal, V_.alpha_decay_, V_.alpha_scale_ );
+      B_.apical_.advance_alpha( apical, V_.alpha_decay_, V_.alpha_scale_ );
     }
 
     bool fires = false;

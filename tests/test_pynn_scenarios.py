@@ -227,6 +227,52 @@ class TestDeterministicSemantics:
             np.testing.assert_allclose(u[1:, k], expected[1:], rtol=0.0, atol=1e-12)
         assert np.all(z == 0.0)
 
+    def test_alpha_psps_delays_and_ports(self, backend) -> None:
+        """Alpha PSPs against the kernel summed directly: every earlier PSP keeps its tail, a
+        PSP is 0 in its arrival step, tau_syn may be off the time grid (0.37 ms)."""
+        backend.setup(timestep=self.H, seed=1)
+        sim = backend.sim
+        spikes, duration, tau_ref = [1.0, 1.5, 5.3, 12.0], 25.0, 2.0
+        source = sim.Population(1, sim.SpikeSourceArray(spike_times=spikes))
+        cells = sim.Population(
+            2,
+            backend.SamplingNeuron(
+                psp="alpha",
+                bias=SILENT_BIAS,
+                tau_refrac=tau_ref,
+                tau_syn=[0.0, 0.37],
+                lambda_apical=0.5,
+            ),
+        )
+        cells.record(["u", "z"])
+        sim.Projection(
+            source,
+            cells,
+            sim.AllToAllConnector(),
+            backend.SignedStaticSynapse(weight=0.7, delay=1.0),
+            receptor_type="basal",
+        )
+        sim.Projection(
+            source,
+            cells,
+            sim.AllToAllConnector(),
+            backend.SALSynapse(weight=-0.4, delay=0.5, eta=0.0),
+            receptor_type="apical",
+        )
+        sim.run(5.7)
+        sim.run(duration - 5.7)
+
+        u = signal(cells, "u")
+        times = np.arange(u.shape[0]) * self.H
+        for k, tau in enumerate((tau_ref, 0.37)):
+            expected = np.full(times.size, SILENT_BIAS)
+            for t in spikes:
+                for weight, delay in ((0.7, 1.0), (0.5 * -0.4, 0.5)):
+                    x = np.maximum(times - round((t + delay) / self.H) * self.H, 0.0)
+                    expected += weight * tau_ref / tau**2 * x * np.exp(-x / tau)
+            np.testing.assert_allclose(u[1:, k], expected[1:], rtol=0.0, atol=1e-12)
+        assert np.all(signal(cells, "z") == 0.0)
+
     @pytest.mark.parametrize("escape", ESCAPES)
     def test_certain_firing_is_periodic_and_z_marks_refractoriness(self, backend, escape) -> None:
         backend.setup(timestep=self.H, seed=1)
@@ -272,6 +318,83 @@ def expected_spike_count(p: float, n_ref: int, steps: int) -> float:
     k = np.arange(1, steps // n_ref + 2)
     slack = steps - k - (k - 1) * (n_ref - 1)
     return float(np.sum(np.where(slack >= 0, nbinom.cdf(np.maximum(slack, 0), k, p), 0.0)))
+
+
+class TestAlphaDrivenFiring:
+    """Spikes under a time-varying ``u`` (alpha PSPs): the first-spike-step distribution after an
+    input spike against the exact per-step Bernoulli product (both escapes).
+
+    ``N`` neurons get one input spike every ``PERIOD`` (the previous PSP has decayed to 1e-5 by
+    the next trial).  A trial counts if the neuron is outside refractoriness when it starts (no
+    spike in the ``n_ref - 1`` steps before): this selects on the past only, so the first spike
+    after the trial's start has the exact distribution of a fresh neuron.
+    """
+
+    H, TAU_REF, TAU_SYN, N, TRIALS, PERIOD = 0.1, 1.0, 0.3, 20, 150, 5.0
+    BIAS, WEIGHT, LEAD, STEPS = -2.0, 4.0, 0.5, 30
+
+    @pytest.mark.parametrize("escape", ESCAPES)
+    def test_first_spike_distribution(self, backend, escape: str) -> None:
+        from scipy.stats import chi2
+
+        backend.setup(timestep=self.H, seed=5)
+        sim = backend.sim
+        inputs = [k * self.PERIOD + self.LEAD for k in range(self.TRIALS)]
+        source = sim.Population(1, sim.SpikeSourceArray(spike_times=inputs))
+        cells = sim.Population(
+            self.N,
+            backend.SamplingNeuron(
+                escape=escape,
+                psp="alpha",
+                bias=self.BIAS,
+                tau_refrac=self.TAU_REF,
+                tau_syn=self.TAU_SYN,
+            ),
+        )
+        cells.record("spikes")
+        sim.Projection(
+            source,
+            cells,
+            sim.AllToAllConnector(),
+            backend.SignedStaticSynapse(weight=self.WEIGHT, delay=self.H),
+            receptor_type="basal",
+        )
+        sim.run(self.TRIALS * self.PERIOD)
+
+        n_ref, period = round(self.TAU_REF / self.H), round(self.PERIOD / self.H)
+        observed = np.zeros(self.STEPS + 1)
+        for train in spike_trains(cells):
+            steps = np.rint(train / self.H).astype(np.int64)
+            for k in range(1, self.TRIALS):  # trial k covers steps k * period + 1, 2, ...
+                origin = k * period
+                if np.any((steps > origin - n_ref + 1) & (steps <= origin)):
+                    continue  # refractory at the trial's start
+                later = steps[(steps > origin) & (steps <= origin + self.STEPS)]
+                observed[later[0] - origin - 1 if later.size else self.STEPS] += 1
+
+        # Relative step j = 1, 2, ...; the PSP arrives in step LEAD / h + 1, where it is 0.
+        x = np.maximum(np.arange(1, self.STEPS + 1) - (round(self.LEAD / self.H) + 1), 0)
+        tau = self.TAU_SYN / self.H
+        u = self.BIAS + self.WEIGHT * n_ref / tau**2 * x * np.exp(-x / tau)
+        p = np.array([spike_probability(v, escape, n_ref) for v in u])
+        survive = np.concatenate(([1.0], np.cumprod(1.0 - p)))
+        expected = observed.sum() * np.append(survive[:-1] * p, survive[-1])
+        assert observed.sum() > 0.8 * self.N * (self.TRIALS - 1)
+        assert expected[round(self.LEAD / self.H) + 2] > 50  # the PSP drives a burst
+
+        # Chi-square over bins pooled to >= 5 expected counts; false-alarm rate 1e-4.
+        obs, exp_, acc_o, acc_e = [], [], 0.0, 0.0
+        for o, e in zip(observed, expected, strict=True):
+            acc_o, acc_e = acc_o + o, acc_e + e
+            if acc_e >= 5.0:
+                obs.append(acc_o)
+                exp_.append(acc_e)
+                acc_o = acc_e = 0.0
+        obs[-1] += acc_o
+        exp_[-1] += acc_e
+        obs_a, exp_a = np.asarray(obs), np.asarray(exp_)
+        statistic = float(np.sum((obs_a - exp_a) ** 2 / exp_a))
+        assert statistic < chi2.ppf(1 - 1e-4, obs_a.size - 1), (statistic, obs_a, exp_a)
 
 
 class TestIsolatedRate:

@@ -293,6 +293,49 @@ class TestReproducibility:
         assert first[0].size != other[0].size or not np.array_equal(first[1], other[1])
 
 
+class TestAlphaPsp:
+    def test_alpha_kernel_tails_and_apical_gain(self, nest) -> None:
+        """u against the alpha kernel summed over every arrival (tails included), off-grid
+        tau_syn, tau_syn = 0 meaning tau_ref, both ports; the kernel's area is tau_ref."""
+        tau_ref, delay, spikes = 2.0, 0.3, [1.0, 1.4, 3.0]
+        cases = [({"tau_syn": 0.37}, 1, 0.9, 0.37), ({"lambda_apical": 0.5}, 2, -0.6, tau_ref)]
+        multimeter = nest.Create("multimeter", params={"record_from": ["u"], "interval": H})
+        source = nest.Create("spike_generator", params={"spike_times": spikes})
+        neurons = []
+        for params, receptor, weight, _ in cases:
+            neuron = nest.Create(
+                "sampling_neuron",
+                params={"b": SILENT_B, "tau_ref": tau_ref, "psp": "alpha", **params},
+            )
+            syn_spec = {"weight": weight, "delay": delay, "receptor_type": receptor}
+            nest.Connect(source, neuron, syn_spec=syn_spec)
+            nest.Connect(multimeter, neuron)
+            neurons.append(neuron)
+        nest.Simulate(40.0)
+        for (params, _, weight, tau), neuron in zip(cases, neurons, strict=True):
+            steps, u = recorded(multimeter, neuron, "u")
+            gain = params.get("lambda_apical", 1.0)
+            expected = np.full(steps.size, SILENT_B)
+            for t in spikes:
+                x = np.maximum(steps - round((t + delay) / H), 0) * H
+                expected += gain * weight * tau_ref / tau**2 * x * np.exp(-x / tau)
+            np.testing.assert_allclose(u, expected, rtol=0.0, atol=1e-12)
+            # Area of the three PSPs: 3 * gain * w * tau_ref (up to the grid's Riemann sum).
+            area = np.sum(u - SILENT_B) * H
+            assert area == pytest.approx(3 * gain * weight * tau_ref, rel=0.02)
+
+    def test_changing_psp_discards_running_psps(self, nest) -> None:
+        neuron = nest.Create("sampling_neuron", params={"b": SILENT_B, "tau_ref": 5.0})
+        source = nest.Create("spike_generator", params={"spike_times": [1.0]})
+        nest.Connect(source, neuron, syn_spec={"weight": 1.0, "delay": 0.1})
+        nest.Simulate(3.0)
+        assert neuron.u == SILENT_B + 1.0
+        neuron.set(psp="alpha", tau_syn=0.5)
+        assert neuron.u == SILENT_B
+        nest.Simulate(3.0)
+        assert neuron.u == SILENT_B
+
+
 class TestParameters:
     def test_defaults(self, nest) -> None:
         d = nest.GetDefaults("sampling_neuron")
@@ -301,6 +344,7 @@ class TestParameters:
         assert d["tau_syn"] == 0.0  # tied to tau_ref
         assert d["lambda_apical"] == 1.0
         assert d["escape"] == "exp"
+        assert d["psp"] == "rect"
         assert d["z"] == 0
         assert d["t_ref_remaining"] == 0.0
         assert set(d["recordables"]) == {"u", "z", "psp_basal", "psp_apical"}
@@ -313,6 +357,9 @@ class TestParameters:
             ({"tau_ref": 1.05}, "tau_ref"),
             ({"tau_ref": math.inf}, "tau_ref"),
             ({"escape": "sigmoid"}, "escape"),
+            ({"psp": "exp"}, "psp"),
+            ({"psp": "alpha", "tau_syn": math.inf}, "tau_syn"),
+            ({"psp": "alpha", "tau_syn": -0.3}, "tau_syn"),
             ({"b": math.inf}, "b"),
             ({"b": math.nan}, "b"),
             ({"lambda_apical": math.nan}, "lambda_apical"),

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from salpynn.pynn.models import ESCAPES, SALSynapse, SamplingNeuron, SignedStaticSynapse
+from salpynn.pynn.models import ESCAPES, PSPS, SALSynapse, SamplingNeuron, SignedStaticSynapse
 
 __all__ = [
     "BACKENDS",
     "ESCAPES",
+    "PSPS",
     "Backend",
     "SALSynapse",
     "SamplingNeuron",

@@ -22,6 +22,14 @@ step ending at ``t + d``).  That step is Brian2's step ``(t + d) / h - 1``, so t
 synaptic delay is ``d - h`` (0 for the minimum delay ``h``); PyNN sees ``d`` in both
 directions.
 
+Alpha PSPs
+----------
+With ``psp="alpha"`` the input sums are ``psp = tau_ref h / tau_syn**2 * s`` with the two
+variables of NEST's exact recursion, advanced at the start of every step (``s <- E (s + a)``,
+``a <- E a``, ``E = exp(-h / tau_syn)``); a synapse adds its weight to ``a`` (the synaptic
+variables are ``alpha_a_basal`` and ``alpha_a_apical``), so a PSP is 0 in its arrival step and
+``w kappa(h)`` in the next, as in NEST.  Nothing has to end an alpha PSP.
+
 Rectangular PSPs
 ----------------
 A projection onto a sampling neuron gets a second presynaptic pathway, ``end_psp``, delayed
@@ -132,18 +140,43 @@ def _grid_steps(values_s: Any, dt_s: float, name: str, allow_zero: bool = False)
 # Neuron
 # --------------------------------------------------------------------------------------------
 
-_NEURON_EQUATIONS = """
+_NEURON_EQUATIONS_COMMON = """
 b : 1
 tau_ref : second
 tau_syn : second
 lambda_apical : 1
-psp_basal : volt
-psp_apical : volt
 n_ref : integer
 step_last : integer
 spike_next : boolean
 u = b + (psp_basal + lambda_apical * psp_apical) / mV : 1
 z = int(t_in_timesteps + 1 - step_last < n_ref) : 1
+"""
+_NEURON_EQUATIONS = (
+    _NEURON_EQUATIONS_COMMON
+    + """
+psp_basal : volt
+psp_apical : volt
+"""
+)
+# Alpha PSPs: the two variables of the exact recursion per port (see the module docstring).
+_NEURON_EQUATIONS_ALPHA = (
+    _NEURON_EQUATIONS_COMMON
+    + """
+alpha_a_basal : volt
+alpha_s_basal : volt
+alpha_a_apical : volt
+alpha_s_apical : volt
+alpha_decay : 1
+alpha_scale : 1
+psp_basal = alpha_scale * alpha_s_basal : volt
+psp_apical = alpha_scale * alpha_s_apical : volt
+"""
+)
+_ALPHA_STEP = """
+alpha_s_basal = alpha_decay * (alpha_s_basal + alpha_a_basal)
+alpha_a_basal = alpha_decay * alpha_a_basal
+alpha_s_apical = alpha_decay * (alpha_s_apical + alpha_a_apical)
+alpha_a_apical = alpha_decay * alpha_a_apical
 """
 
 # Per-step spike probability p of the step ending at t + dt (see sampling_neuron.h), as code
@@ -167,9 +200,13 @@ class SamplingNeuronGroup(brian2.NeuronGroup):
     ``n_ref`` is derived from ``tau_ref`` and the time step before every run.
     """
 
-    def __init__(self, n: int, equations: Any, escape: str = "exp", **parameters: Any) -> None:
+    def __init__(
+        self, n: int, equations: Any, escape: str = "exp", psp: str = "rect", **parameters: Any
+    ) -> None:
         if escape not in models.ESCAPES:
             raise ValueError(f"escape must be one of {models.ESCAPES}, got {escape!r}")
+        if psp not in models.PSPS:
+            raise ValueError(f"psp must be one of {models.PSPS}, got {psp!r}")
         super().__init__(
             n,
             model=equations,
@@ -197,14 +234,20 @@ class SamplingNeuronGroup(brian2.NeuronGroup):
             when="before_end",
             name=self.name + "_escape",
         )
+        if psp == "alpha":
+            # Before the synapses add this step's arrivals ("synapses" slot).
+            self.run_regularly(_ALPHA_STEP, when="start", name=self.name + "_alpha")
         self.add_attribute("escape")
         self.escape = escape
+        self.add_attribute("psp")
+        self.psp = psp
         _RunHooks.ensure_in_network()  # checks the synapse types of projections onto it
         self.add_attribute("initial_values")
         self.initial_values: dict[str, Any] = {}
 
     def psp_steps(self) -> np.ndarray:
-        """PSP duration of every neuron in time steps (``tau_syn = 0`` means ``tau_ref``)."""
+        """PSP duration of every neuron in time steps (``tau_syn = 0`` means ``tau_ref``);
+        rectangular PSPs only."""
         dt_s = float(self.clock.dt_)
         n_ref = _grid_steps(self.tau_ref_[:], dt_s, "tau_refrac")
         n_syn = _grid_steps(self.tau_syn_[:], dt_s, "tau_syn", allow_zero=True)
@@ -212,8 +255,18 @@ class SamplingNeuronGroup(brian2.NeuronGroup):
 
     def before_run(self, run_namespace: Any) -> None:
         # As NEST's pre_run_hook: the time step may have changed since the parameters were set.
-        self.n_ref_[:] = _grid_steps(self.tau_ref_[:], float(self.clock.dt_), "tau_refrac")
-        self.psp_steps()  # validates tau_syn
+        dt_s = float(self.clock.dt_)
+        self.n_ref_[:] = _grid_steps(self.tau_ref_[:], dt_s, "tau_refrac")
+        if self.psp == "rect":
+            self.psp_steps()  # validates tau_syn
+        else:
+            tau_ref = np.asarray(self.tau_ref_[:], dtype=float)
+            tau = np.asarray(self.tau_syn_[:], dtype=float)
+            if np.any(~np.isfinite(tau) | (tau < 0)):
+                raise ValueError("SamplingNeuron: tau_syn of an alpha PSP must be >= 0 ms, finite")
+            tau = np.where(tau == 0, tau_ref, tau)
+            self.alpha_decay_[:] = np.exp(-dt_s / tau)
+            self.alpha_scale_[:] = tau_ref * dt_s / tau**2
         super().before_run(run_namespace)
 
     def initialize(self) -> None:
@@ -252,9 +305,12 @@ class SamplingNeuron(models.SamplingNeuron):
     default_initial_values = {"u": 0.0, "z": 0.0}
     post_synaptic_variables = {"basal": "psp_basal", "apical": "psp_apical"}
 
-    def __init__(self, escape: str = "exp", **parameters: Any) -> None:
-        super().__init__(escape=escape, **parameters)
-        self.brian2_model = functools.partial(SamplingNeuronGroup, escape=escape)
+    def __init__(self, escape: str = "exp", psp: str = "rect", **parameters: Any) -> None:
+        super().__init__(escape=escape, psp=psp, **parameters)
+        self.brian2_model = functools.partial(SamplingNeuronGroup, escape=escape, psp=psp)
+        if psp == "alpha":
+            self.eqs = _NEURON_EQUATIONS_ALPHA
+            self.post_synaptic_variables = {"basal": "alpha_a_basal", "apical": "alpha_a_apical"}
 
 
 # --------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from salpynn.rule import PAIRINGS, WINDOWS, PairRule, check_synapse_values
 __all__ = [
     "CHECKED",
     "ESCAPES",
+    "PSPS",
     "CheckedProjection",
     "SALSynapse",
     "SamplingNeuron",
@@ -54,19 +55,24 @@ __all__ = [
 ]
 
 ESCAPES = ("exp", "logistic")
+#: PSP shapes of the sampling neuron: rectangular (neural sampling) or alpha (Fig. 11).
+PSPS = ("rect", "alpha")
 
 
 class SamplingNeuron(StandardCellType):
     """Neural-sampling neuron (Buesing et al. 2011) with a basal and an apical port.
 
-    ``u = bias + basal PSPs + lambda_apical * apical PSPs``, rectangular PSPs of duration
-    ``tau_syn`` (0 means ``tau_syn = tau_refrac``).  Outside refractoriness it fires with hazard
-    ``exp(u) / tau_refrac`` (``escape="exp"``) or with probability
+    ``u = bias + basal PSPs + lambda_apical * apical PSPs``.  PSPs are rectangular of duration
+    ``tau_syn`` (``psp="rect"``, the default; 0 means ``tau_syn = tau_refrac``) or alpha-shaped,
+    ``w * tau_refrac / tau_syn**2 * x * exp(-x / tau_syn)`` at time ``x`` after the arrival
+    (``psp="alpha"``, the paper's Fig. 11; the same area as a rectangular PSP of length
+    ``tau_refrac``; ``tau_syn`` may then be off the time grid).  Outside refractoriness it
+    fires with hazard ``exp(u) / tau_refrac`` (``escape="exp"``) or with probability
     ``sigma(u - ln(tau_refrac / dt))`` per time step (``escape="logistic"``); after a spike it is
     refractory for ``tau_refrac``, and its binary state ``z`` is 1 during that time.
 
-    ``escape`` is a property of the whole population (a constructor argument), not a
-    per-neuron parameter.
+    ``escape`` and ``psp`` are properties of the whole population (constructor arguments),
+    not per-neuron parameters.
     """
 
     default_parameters = {
@@ -83,15 +89,18 @@ class SamplingNeuron(StandardCellType):
     injectable = False
     voltage_based_synapses = True  # Brian2 backend: weights are carried in mV internally
 
-    def __init__(self, escape: str = "exp", **parameters: Any) -> None:
+    def __init__(self, escape: str = "exp", psp: str = "rect", **parameters: Any) -> None:
         if escape not in ESCAPES:
             raise ValueError(f"escape must be one of {ESCAPES}, got {escape!r}")
+        if psp not in PSPS:
+            raise ValueError(f"psp must be one of {PSPS}, got {psp!r}")
         for name, value in parameters.items():
             if name == "tau_refrac" and not _positive(value):
                 raise ValueError(f"tau_refrac must be > 0 ms, got {value!r}")
             if name == "tau_syn" and isinstance(value, (int, float)) and not value >= 0:
                 raise ValueError(f"tau_syn must be >= 0 ms (0 = tau_refrac), got {value!r}")
         self.escape = escape
+        self.psp = psp
         super().__init__(**parameters)
 
 

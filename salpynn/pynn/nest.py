@@ -63,9 +63,9 @@ class SamplingNeuron(models.SamplingNeuron):
     standard_receptor_type = False
     receptor_ports = {"basal": 1, "apical": 2}
 
-    def __init__(self, escape: str = "exp", **parameters: Any) -> None:
-        super().__init__(escape=escape, **parameters)
-        self.extra_parameters = {"escape": escape, "weight_scale": 1.0 / WEIGHT_SCALE}
+    def __init__(self, escape: str = "exp", psp: str = "rect", **parameters: Any) -> None:
+        super().__init__(escape=escape, psp=psp, **parameters)
+        self.extra_parameters = {"escape": escape, "psp": psp, "weight_scale": 1.0 / WEIGHT_SCALE}
 
     def get_receptor_type(self, name: str) -> int:
         return self.receptor_ports[name]
