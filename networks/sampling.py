@@ -71,13 +71,22 @@ def sampling_celltype(
     tau_ref: float,
     escape: str,
     convention: str,
+    psp: str = "rect",
+    alpha_tau: float | None = None,
 ) -> tuple[Any, float]:
     """The backend's ``SamplingNeuron`` type for ``biases`` under a convention of
     :data:`CONVENTIONS` (:func:`cell_timing` at the simulator's time step), and the bias
-    offset it adds, which every later bias write must add too."""
+    offset it adds, which every later bias write must add too.
+
+    ``psp="alpha"``: alpha PSPs of time constant ``alpha_tau`` (ms; default ``tau_ref``)
+    instead of the convention's rectangular PSP; the convention still sets the dead time (and
+    with it the kernel's area, ``tau_refrac``) and the bias offset."""
     tau_refrac, tau_syn, offset = cell_timing(tau_ref, backend.sim.get_time_step(), convention)
+    if psp == "alpha":
+        tau_syn = tau_ref if alpha_tau is None else alpha_tau
     celltype = backend.SamplingNeuron(
         escape=escape,
+        psp=psp,
         bias=[float(b) + offset for b in np.ravel(biases)],
         tau_refrac=tau_refrac,
         tau_syn=tau_syn,
@@ -99,6 +108,8 @@ class SamplingNetworkParameters:
     mask: np.ndarray | None = field(default=None)  # mask[k, j]: connection j -> k exists
     record_spikes: bool = True  # False: the caller records (e.g. with its own NEST recorder)
     convention: Literal["authors", "reversible", "marginals"] = "marginals"  # CONVENTIONS
+    psp: Literal["rect", "alpha"] = "rect"  # alpha: time constant alpha_tau (ms; None: tau_ref)
+    alpha_tau: float | None = None
 
     def __post_init__(self) -> None:
         self.W = np.asarray(self.W, dtype=float)
@@ -128,7 +139,13 @@ class SamplingNetwork:
     def create(self) -> None:
         p = self.params
         celltype, self.bias_offset = sampling_celltype(
-            self.backend, p.b, tau_ref=p.tau_ref, escape=p.escape, convention=p.convention
+            self.backend,
+            p.b,
+            tau_ref=p.tau_ref,
+            escape=p.escape,
+            convention=p.convention,
+            psp=p.psp,
+            alpha_tau=p.alpha_tau,
         )
         self.cells = self.sim.Population(self.size, celltype, label="sampling")
         if p.record_spikes:
@@ -227,6 +244,8 @@ class SamplingBatch:
         resolution: float,
         amplitudes: NDArray[np.float64] | None = None,
         convention: Literal["authors", "reversible", "marginals"] = "marginals",
+        psp: Literal["rect", "alpha"] = "rect",
+        alpha_tau: float | None = None,
     ) -> None:
         self.backend = backend
         self.replicas, self.n, _ = w.shape
@@ -246,6 +265,8 @@ class SamplingBatch:
                 mask=block,
                 record_spikes=backend.pynn_records_spikes,
                 convention=convention,
+                psp=psp,
+                alpha_tau=alpha_tau,
             ),
         ).build()
         self.spikes = backend.spike_reader(self.network.cells)

@@ -112,6 +112,7 @@ __all__ = [
     "STDD",
     "TwoNeuronChain",
     "TwoNeuronModel",
+    "attractor",
     "drift_grid",
     "firing_rates",
     "nullcline",
@@ -803,4 +804,58 @@ def nullcline(
             out.append(math.nan)
         else:
             out.append(brentq(drift, low, high, args=(b,), xtol=xtol))
+    return np.asarray(out, dtype=float)
+
+
+def attractor(
+    w_21: ArrayLike,
+    rule: PairRule,
+    model: TwoNeuronModel | None = None,
+    quantity: Literal["difference", "w_12"] = "w_12",
+    first_step: float = 0.05,
+    reach: float = 4.0,
+    lag_delay: float | None = None,
+    xtol: float = 1e-5,
+    **parameters: object,
+) -> NDArray[np.float64]:
+    """The fixed point that SAL reaches from the diagonal: for each ``w_21``, start at
+    ``w_12 = w_21``, follow the sign of the drift with doubling steps (``first_step``, ...)
+    until it changes, and refine with Brent's method.  NaN if no sign change lies within
+    ``reach`` of the diagonal.
+
+    Unlike :func:`nullcline`, whose bracket may hold several roots (alpha PSPs give extra,
+    unstable ones far from the diagonal), this is the stable root a simulation starting on
+    the diagonal settles at.
+
+    Examples
+    --------
+    >>> rule = PairRule.sal(tau=1.0, eta=1.0, dendritic_delay=0.0)
+    >>> attractor([0.5, -1.0], rule, b_1=-0.5, b_2=-0.5, tau_ref=10).round(6).tolist()
+    [0.5, -1.0]
+    """
+    if quantity not in ("difference", "w_12"):
+        raise ValueError(f'quantity must be "difference" or "w_12", got {quantity!r}')
+    if not (first_step > 0 and reach > first_step):
+        raise ValueError(f"need 0 < first_step < reach, got {first_step}, {reach}")
+    base = _model(model, parameters)
+
+    def drift(a: float, b: float) -> float:
+        d_12, d_21 = TwoNeuronChain(base.with_(w_12=a, w_21=b)).drift(rule, lag_delay)
+        return d_12 - d_21 if quantity == "difference" else d_12
+
+    out = []
+    for b in np.asarray(w_21, dtype=float).ravel():
+        x0, f0 = b, drift(b, b)
+        if f0 == 0.0:
+            out.append(b)
+            continue
+        direction, step, found = math.copysign(1.0, f0), first_step, math.nan
+        while abs(x0 - b) < reach:
+            x1 = x0 + direction * step
+            f1 = drift(x1, b)
+            if f1 == 0.0 or math.copysign(1.0, f1) != direction:
+                found = x1 if f1 == 0.0 else brentq(drift, *sorted((x0, x1)), args=(b,), xtol=xtol)
+                break
+            x0, step = x1, 2.0 * step
+        out.append(found)
     return np.asarray(out, dtype=float)

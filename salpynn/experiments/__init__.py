@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "recurrent": "salpynn.experiments.recurrent",
     "sampling": "salpynn.experiments.sampling",
     "ei-system": "salpynn.experiments.ei_system",
+    "psp-shapes": "salpynn.experiments.psp_shapes",
 }
 
 
