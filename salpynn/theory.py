@@ -43,7 +43,10 @@ synaptic delay ``d`` are counted in steps (the experiments use ``d = 1``, 0.1 ms
   neuron runs at any time, so the ages are a complete state and the chain is exact; other
   rectangular settings are refused.  With alpha PSPs only the latest partner spike's PSP is
   kept (earlier tails are neglected, as in the authors' STDD calculator) and the kernel is cut
-  at the cap: an approximation, and NEST's ``sampling_neuron`` has no alpha PSP to check it.
+  at the cap: an approximation.  NEST's ``sampling_neuron`` with ``psp="alpha"`` sums every
+  tail; the two agree within the statistics of long runs when the tail of a spike at least
+  ``n_ref`` steps old is negligible (``tau_syn`` of one step, ``tests/test_theory.py``), and
+  differ visibly for ``tau_syn = tau_ref / 3`` (``salpynn run psp-shapes``).
 
 Pairing conventions (those of ``sal_synapse`` and :func:`salpynn.rule.weight_trajectory`)
 ---------------------------------------------------------------------------------------

@@ -359,7 +359,7 @@ class TestMonteCarlo:
 
 # -- NEST -------------------------------------------------------------------------------------
 
-#: The systems simulated in NEST (rectangular PSPs; tau_syn = tau_ref unless given).
+#: The systems simulated in NEST (rectangular PSPs unless given; tau_syn = tau_ref unless given).
 NEST_SYSTEMS = {
     # On the diagonal with unequal biases: the oracle predicts a clear drift.
     "diagonal": TwoNeuronModel(w_12=1.0, w_21=1.0, b_1=-0.5, b_2=0.5, tau_ref=10),
@@ -369,6 +369,11 @@ NEST_SYSTEMS = {
     "reversible": TwoNeuronModel(w_12=1.0, w_21=1.0, b_1=-0.5, b_2=0.5, tau_ref=10, tau_syn=9),
     # Exponential escape noise.
     "exp-escape": TwoNeuronModel(w_12=-0.8, w_21=0.6, b_1=0.2, b_2=-0.3, tau_ref=8, escape="exp"),
+    # Alpha PSPs short enough (tau_syn = 1 step) that the chain's "latest spike only" is
+    # accurate: an older spike's tail is at most kappa(n_ref) = 4.5e-3 per unit weight.
+    "alpha": TwoNeuronModel(
+        w_12=1.2, w_21=0.7, b_1=-0.5, b_2=0.3, tau_ref=10, tau_syn=1.0, psp="alpha"
+    ),
 }
 REPLICAS = 32
 DURATION = 40_000.0  # ms per replica
@@ -400,7 +405,12 @@ def nest_spikes():
     nest.set(resolution=H, rng_seed=4321, local_num_threads=1)
     groups = {}
     for name, m in NEST_SYSTEMS.items():
-        common = {"tau_ref": m.tau_ref * H, "tau_syn": m.n_syn * H, "escape": m.escape}
+        common = {
+            "tau_ref": m.tau_ref * H,
+            "tau_syn": m.n_syn * H,
+            "escape": m.escape,
+            "psp": m.psp,
+        }
         one = nest.Create("sampling_neuron", REPLICAS, params={**common, "b": m.b_1})
         two = nest.Create("sampling_neuron", REPLICAS, params={**common, "b": m.b_2})
         delay = m.delay * H
