@@ -25,6 +25,7 @@ REGISTRY: dict[str, str] = {
     "sampling": "salpynn.experiments.sampling",
     "ei-system": "salpynn.experiments.ei_system",
     "psp-shapes": "salpynn.experiments.psp_shapes",
+    "lif-sampling": "salpynn.experiments.lif_sampling",
 }
 
 
