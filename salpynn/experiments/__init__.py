@@ -26,6 +26,7 @@ REGISTRY: dict[str, str] = {
     "ei-system": "salpynn.experiments.ei_system",
     "psp-shapes": "salpynn.experiments.psp_shapes",
     "lif-sampling": "salpynn.experiments.lif_sampling",
+    "salnet": "salpynn.experiments.salnet",
 }
 
 

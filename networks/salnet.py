@@ -1,0 +1,213 @@
+"""SALNet: the spiking copy of a multilayer network whose feedback weights learn under SAL
+(paper Figs. 7-9).
+
+Layers ``0 .. L`` of sampling neurons (sizes ``layers``); ``W[l]`` and ``B[l]`` have the shape
+``(layers[l + 1], layers[l])``.  Neuron ``k`` of layer ``l`` has
+
+    u = b[l][k] + sum_j W[l - 1][k, j] PSP_j(layer l - 1) + sum_i B[l][i, k] PSP_i(layer l + 1)
+
+(the input layer has no bottom-up, the output layer no top-down term): ``W`` is the forward
+connection ``j -> k`` (static), ``B[l][i, k]`` the feedback connection ``i -> k`` from the
+layer above (a ``sal_synapse``).  The forward synapse ``k -> i`` and the feedback synapse
+``i -> k`` are a reciprocal pair, so SAL drives ``B[l][i, k]`` towards ``W[l][i, k]``: ``B -> W``
+in the same orientation, which is what a backward pass ``grad_in = grad_out @ B`` needs.
+
+``copies`` independent copies of the whole network run in one simulator (the paper averages
+the SAL updates of 32); weights and biases are read and written in bulk as arrays with a
+leading copy axis, on every MPI rank (each rank sets its own connections; reads are gathered).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from salpynn.networks.sampling import sampling_celltype
+
+from salpynn.rule import PairRule
+
+if TYPE_CHECKING:
+    from salpynn.pynn import Backend
+
+__all__ = ["SALNet", "SALNetParameters", "kaiming_uniform"]
+
+
+def kaiming_uniform(
+    rng: np.random.Generator, n_out: int, n_in: int, gain: float = 1.0
+) -> NDArray[np.float64]:
+    """``U(-bound, bound)`` with ``bound = gain * sqrt(3 / n_in)`` (the paper's Fig. 7 init,
+    ``sqrt(3 / 50)`` for a 50 -> 50 layer)."""
+    bound = gain * np.sqrt(3.0 / n_in)
+    return rng.uniform(-bound, bound, (n_out, n_in))
+
+
+@dataclass(frozen=True)
+class SALNetParameters:
+    """Layer sizes, neuron timing, the SAL rule of ``B`` and the number of copies."""
+
+    layers: tuple[int, ...]
+    tau_ref: float = 1.0  # ms: 10 steps of 0.1 ms, the paper's
+    escape: Literal["exp", "logistic"] = "logistic"
+    convention: Literal["authors", "reversible", "marginals"] = "authors"
+    delay: float = 0.1
+    rule: PairRule | None = None  # None: B static too
+    copies: int = 1
+    record_spikes: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.layers) < 2 or any(int(n) < 1 for n in self.layers):
+            raise ValueError(f"layers must be >= 2 positive sizes, got {self.layers}")
+        if self.copies < 1:
+            raise ValueError(f"copies must be >= 1, got {self.copies}")
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        return [(self.layers[i + 1], self.layers[i]) for i in range(len(self.layers) - 1)]
+
+
+class _Bulk:
+    """One projection's connections as ``(copy, post_in_layer, pre_in_layer)`` indices."""
+
+    def __init__(self, backend: Backend, projection: Any, post_size: int, pre_size: int) -> None:
+        self.backend = backend
+        self.connections = backend.connections(projection)
+        pre, post = self.connections.pre, self.connections.post
+        self.local = (post // post_size, post % post_size, pre % pre_size)
+
+
+class SALNet:
+    """Build, run and read/write a SALNet on any salpynn PyNN backend."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        params: SALNetParameters,
+        w: list[NDArray[np.float64]],
+        b_fb: list[NDArray[np.float64]],
+        biases: list[NDArray[np.float64]],
+    ) -> None:
+        self.backend = backend
+        self.sim = backend.sim
+        self.params = params
+        for name, mats in (("W", w), ("B", b_fb)):
+            got = [np.shape(m) for m in mats]
+            if got != params.shapes:
+                raise ValueError(f"{name} shapes must be {params.shapes}, got {got}")
+        if [np.size(b) for b in biases] != list(params.layers):
+            raise ValueError(f"biases must have sizes {list(params.layers)}")
+        self._w0, self._b0, self._bias0 = w, b_fb, biases
+        self.populations: list[Any] = []
+        self.forward: list[_Bulk] = []
+        self.feedback: list[_Bulk] = []
+        self.bias_offset = 0.0
+
+    def build(self) -> SALNet:
+        p, sim, c = self.params, self.sim, self.params.copies
+        for size, bias in zip(p.layers, self._bias0, strict=True):
+            celltype, self.bias_offset = sampling_celltype(
+                self.backend,
+                np.tile(np.asarray(bias, dtype=float), c),
+                tau_ref=p.tau_ref,
+                escape=p.escape,
+                convention=p.convention,
+            )
+            population = sim.Population(c * size, celltype, label=f"layer{len(self.populations)}")
+            if p.record_spikes:
+                population.record("spikes")
+            self.populations.append(population)
+        for layer, (w, b) in enumerate(zip(self._w0, self._b0, strict=True)):
+            lower, upper = self.populations[layer], self.populations[layer + 1]
+            n_up, n_low = p.shapes[layer]
+            self.forward.append(self._project(lower, upper, w, None, n_up, n_low, f"W{layer}"))
+            # Feedback i -> k carries B[i, k]: the transpose in (post, pre) order.
+            self.feedback.append(self._project(upper, lower, b.T, p.rule, n_low, n_up, f"B{layer}"))
+        return self
+
+    def _project(
+        self,
+        pre: Any,
+        post: Any,
+        matrix: Any,
+        rule: PairRule | None,
+        n_post: int,
+        n_pre: int,
+        label: str,
+    ) -> _Bulk:
+        """Block-diagonal copies of ``matrix[post, pre]``."""
+        c = self.params.copies
+        rows = []
+        m = np.asarray(matrix, dtype=float)
+        k, j = np.nonzero(np.ones_like(m, dtype=bool))
+        for copy in range(c):
+            rows.extend(
+                zip(
+                    (j + copy * n_pre).tolist(),
+                    (k + copy * n_post).tolist(),
+                    m[k, j].tolist(),
+                    strict=True,
+                )
+            )
+        if rule is None:
+            synapse = self.backend.SignedStaticSynapse(delay=self.params.delay)
+        else:
+            synapse = self.backend.SALSynapse.from_rule(rule, delay=self.params.delay)
+        projection = self.backend.projection(
+            pre,
+            post,
+            self.sim.FromListConnector(rows, column_names=["weight"]),
+            synapse,
+            receptor_type="basal",
+            label=label,
+        )
+        return _Bulk(self.backend, projection, n_post, n_pre)
+
+    def run(self, duration: float) -> None:
+        self.sim.run(duration)
+
+    def _read(self, bulk: _Bulk, shape: tuple[int, int]) -> NDArray[np.float64]:
+        out = np.zeros((self.params.copies, *shape))
+        parts = self.backend.allgather((bulk.local, bulk.connections.get("weight")))
+        for index, values in parts:
+            out[index] = values
+        return out
+
+    def weights(self) -> tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]:
+        """``(W, B)``: per layer arrays ``(copies, n_{l+1}, n_l)``, identical on every rank."""
+        w = [
+            self._read(bulk, shape)
+            for bulk, shape in zip(self.forward, self.params.shapes, strict=True)
+        ]
+        b = [
+            self._read(bulk, shape[::-1]).transpose(0, 2, 1)
+            for bulk, shape in zip(self.feedback, self.params.shapes, strict=True)
+        ]
+        return w, b
+
+    def set_feedback(self, b_fb: list[NDArray[np.float64]]) -> None:
+        """Write ``B`` (per layer ``(n_{l+1}, n_l)``, the same in every copy, or with a copy
+        axis)."""
+        for bulk, matrix in zip(self.feedback, b_fb, strict=True):
+            m = np.asarray(matrix, dtype=float)
+            if m.ndim == 2:
+                m = np.broadcast_to(m, (self.params.copies, *m.shape))
+            copy, post, pre = bulk.local
+            bulk.connections.set(weight=m.transpose(0, 2, 1)[copy, post, pre])
+
+    def set_forward(self, w: list[NDArray[np.float64]]) -> None:
+        for bulk, matrix in zip(self.forward, w, strict=True):
+            m = np.broadcast_to(
+                np.asarray(matrix, dtype=float), (self.params.copies, *matrix.shape)
+            )
+            copy, post, pre = bulk.local
+            bulk.connections.set(weight=m[copy, post, pre])
+
+    def set_biases(self, biases: list[NDArray[np.float64]]) -> None:
+        for population, bias in zip(self.populations, biases, strict=True):
+            values = np.tile(np.asarray(bias, dtype=float), self.params.copies)
+            self.backend.set_cells(population, bias=values + self.bias_offset)
+
+    def spike_counts(self) -> list[int]:
+        """Total spikes per layer so far (all copies), identical on every rank."""
+        return [sum(len(t) for t in self.backend.spike_times(p)) for p in self.populations]
