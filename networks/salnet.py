@@ -101,6 +101,7 @@ class SALNet:
         self.populations: list[Any] = []
         self.forward: list[_Bulk] = []
         self.feedback: list[_Bulk] = []
+        self.projections: dict[str, Any] = {}  # "W0", "B0", ...: the PyNN projections
         self.bias_offset = 0.0
 
     def build(self) -> SALNet:
@@ -161,6 +162,7 @@ class SALNet:
             receptor_type="basal",
             label=label,
         )
+        self.projections[label] = projection
         return _Bulk(self.backend, projection, n_post, n_pre)
 
     def run(self, duration: float) -> None:

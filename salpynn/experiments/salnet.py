@@ -125,7 +125,10 @@ def run(config: SALNetConfig, out: Path, progress: bool = True) -> dict[str, Any
 
     config.validate()
     w, b, biases = config.initial()
-    key = config_hash(run_record(config)["config"])
+    # The checkpoint fits every configuration that differs at most in ``epochs`` (so a run
+    # can be extended); a resumed run draws new spikes (seed + epoch), so it is statistically,
+    # not bitwise, the same as an uninterrupted one.
+    key = config_hash({k: v for k, v in run_record(config)["config"].items() if k != "epochs"})
     checkpoint = out / "checkpoint.npz"
     start_epoch, history = 0, []
     if checkpoint.is_file():
