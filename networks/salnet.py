@@ -187,6 +187,13 @@ class SALNet:
         ]
         return w, b
 
+    def feedback_weights(self) -> list[NDArray[np.float64]]:
+        """``B`` only (``W`` never changes): per layer ``(copies, n_{l+1}, n_l)``."""
+        return [
+            self._read(bulk, shape[::-1]).transpose(0, 2, 1)
+            for bulk, shape in zip(self.feedback, self.params.shapes, strict=True)
+        ]
+
     def set_feedback(self, b_fb: list[NDArray[np.float64]]) -> None:
         """Write ``B`` (per layer ``(n_{l+1}, n_l)``, the same in every copy, or with a copy
         axis)."""

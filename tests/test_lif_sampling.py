@@ -106,8 +106,11 @@ class TestOnNest:
         s = reduced["summary"]
         assert abs(s["w_12_final"] - s["w_21_final"]) < 0.5 * s["asymmetry_initial"]
         # All pairs, lags between spike times: SAL conserves w_12 + w_21 (same conductance
-        # scale for both excitatory weights).
-        assert abs(s["sum_drift"]) < 1e-3
+        # scale for both excitatory weights) up to what NEST has not applied yet at the read-out:
+        # the pairs of the postsynaptic spikes after each synapse's last presynaptic spike,
+        # a few times eta (one pair contributes at most eta).
+        eta = reduced["config"].rule.eta
+        assert abs(s["sum_drift"]) < 5 * eta
 
     def test_the_lif_network_samples_like_the_abstract_one(self, reduced) -> None:
         s = reduced["summary"]

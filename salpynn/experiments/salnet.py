@@ -54,6 +54,13 @@ class SALNetConfig:
     copies: int = param(4, "", "network copies whose updates are averaged (paper: 32)")
     lr: float = param(0.04, "", "SAL learning rate")
     lr_norm: float = param(20.0, "", "divisor of the averaged update (the paper's 20)")
+    update: Literal["offline", "online"] = param(
+        "offline",
+        "",
+        "offline: B fixed while an iteration's spikes are drawn, copies' updates averaged after "
+        "each (the paper's); online: B learns in NEST (eta = lr / lr_norm), copies averaged "
+        "once per epoch (one weight read per epoch: for large layers)",
+    )
     bias: float = param(0.0, "", "bias of every neuron")
     init_gain: float = param(1.0, "", "Kaiming-uniform gain of W and B")
     tau_ref: float = param(1.0, "ms", "refractory time = PSP = SAL window (10 steps)")
@@ -144,7 +151,8 @@ def run(config: SALNetConfig, out: Path, progress: bool = True) -> dict[str, Any
     )
     rank, ranks = backend.sim.rank(), backend.sim.num_processes()
     echo = progress and rank == 0
-    rule = PairRule.sal(tau=config.tau_ref, eta=_PROBE_ETA, dendritic_delay=0.0)
+    eta = _PROBE_ETA if config.update == "offline" else config.lr / config.lr_norm
+    rule = PairRule.sal(tau=config.tau_ref, eta=eta, dendritic_delay=0.0)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     params = SALNetParameters(
@@ -171,12 +179,18 @@ def run(config: SALNetConfig, out: Path, progress: bool = True) -> dict[str, Any
     )
     with bar:
         for epoch in range(start_epoch, config.epochs):
-            for _ in range(config.iterations):
+            if config.update == "online":
+                net.set_feedback(b)
+                t1 = time.perf_counter()
+                net.run(config.iterations * iteration_ms)
+                sim_s += time.perf_counter() - t1
+                b = [bl.mean(axis=0) for bl in net.feedback_weights()]
+            for _ in range(config.iterations if config.update == "offline" else 0):
                 net.set_feedback(b)
                 t1 = time.perf_counter()
                 net.run(iteration_ms)
                 sim_s += time.perf_counter() - t1
-                _, now = net.weights()
+                now = net.feedback_weights()
                 delta = [
                     (bl_now - bl[None]) / _PROBE_ETA for bl_now, bl in zip(now, b, strict=True)
                 ]
