@@ -158,23 +158,17 @@ def _oracle_model(config: PSPShapesConfig, psp: str, alpha_tau: float | None) ->
     from salpynn.theory import TwoNeuronModel
 
     tau_refrac, tau_syn, offset = cell_timing(config.tau_ref, config.resolution, config.convention)
-    if psp == "rect":
-        return TwoNeuronModel.from_ms(
-            tau_refrac,
-            tau_syn=tau_syn,
-            delay=config.delay,
-            resolution=config.resolution,
-            escape=config.escape,
-        ), offset
-    return TwoNeuronModel.from_ms(
+    shape: dict[str, Any] = {"tau_syn": tau_syn}
+    if psp == "alpha":
+        shape = {"tau_syn": alpha_tau, "psp": "alpha", "t_max": config.oracle_t_max}
+    model = TwoNeuronModel.from_ms(
         tau_refrac,
-        tau_syn=alpha_tau,
         delay=config.delay,
         resolution=config.resolution,
         escape=config.escape,
-        psp="alpha",
-        t_max=config.oracle_t_max,
-    ), offset
+        **shape,
+    )
+    return model, offset
 
 
 def oracle_nullclines(config: PSPShapesConfig, progress: bool = True) -> np.ndarray:
