@@ -200,6 +200,7 @@ class Connections:
     PyNN units (:meth:`salpynn.pynn.Backend.connections`)."""
 
     def __init__(self, backend: Any, projection: Any) -> None:
+        self.backend = backend
         self.handle = projection.nest_connections
         ends = self.handle.get(["source", "target"])
         self.pre = np.atleast_1d(ends["source"]) - projection.pre.node_collection[0].global_id
@@ -234,7 +235,17 @@ class Connections:
                 native[name] = float(value) * _scale(name)
             else:
                 native[name] = (np.asarray(value, dtype=float) * _scale(name)).tolist()
-        self.handle.set(**native)
+        lists = [name for name, value in native.items() if isinstance(value, list)]
+        if lists and self.backend.sim.num_processes() > 1:
+            # PyNEST refuses per-connection lists under MPI; a list of per-connection
+            # dictionaries for this rank's own connections is accepted.
+            columns = zip(*(native[k] for k in lists), strict=True)
+            rows = [dict(zip(lists, row, strict=True)) for row in columns]
+            for row in rows:
+                row.update({k: v for k, v in native.items() if k not in lists})
+            self.handle.set(rows)
+        else:
+            self.handle.set(**native)
         for name in self.FIXED:
             if name in values:
                 shape = (len(self.pre),)
