@@ -31,7 +31,21 @@ from salpynn.rule import PairRule
 if TYPE_CHECKING:
     from salpynn.pynn import Backend
 
-__all__ = ["SALNet", "SALNetParameters", "kaiming_uniform"]
+__all__ = ["PROBE_ETA", "SALNet", "SALNetParameters", "kaiming_uniform", "sal_phase_rule"]
+
+#: sal_synapse learning rate of an offline SAL phase while an iteration's spikes are drawn: B
+#: moves by at most about 1e-4 of its size, and dB is read back as (B_end - B_start) / PROBE_ETA.
+PROBE_ETA = 1e-6
+
+
+def sal_phase_rule(tau_ref: float, update: str, lr: float, lr_norm: float) -> PairRule:
+    """The feedback synapses' rule for :meth:`SALNet.sal_phase` (SAL window +-1, ``tau =
+    tau_ref``, lags between spike times): ``eta`` = :data:`PROBE_ETA` (offline) or
+    ``lr / lr_norm`` (online)."""
+    if update not in ("offline", "online"):
+        raise ValueError(f'update must be "offline" or "online", got {update!r}')
+    eta = PROBE_ETA if update == "offline" else lr / lr_norm
+    return PairRule.sal(tau=tau_ref, eta=eta, dendritic_delay=0.0)
 
 
 def kaiming_uniform(
@@ -216,6 +230,44 @@ class SALNet:
         for population, bias in zip(self.populations, biases, strict=True):
             values = np.tile(np.asarray(bias, dtype=float), self.params.copies)
             self.backend.set_cells(population, bias=values + self.bias_offset)
+
+    def sal_phase(
+        self,
+        b_fb: list[NDArray[np.float64]],
+        iterations: int,
+        iteration_ms: float,
+        lr: float,
+        lr_norm: float,
+        update: str = "offline",
+    ) -> tuple[list[NDArray[np.float64]], float]:
+        """The paper's SAL phase from feedback ``b_fb``; returns the new ``B`` (one per layer,
+        the same for every copy) and the seconds spent simulating.
+
+        ``offline`` (the feedback synapses must use :func:`sal_phase_rule`'s probe ``eta``):
+        per iteration ``B`` is written to every copy, stays fixed while the spikes are drawn,
+        and ``B += lr * mean_copies(dB) / lr_norm``.  ``online``: ``B`` learns in the simulator
+        for all iterations at once and the copies' results are averaged.
+        """
+        import time
+
+        seconds = 0.0
+        if update == "online":
+            self.set_feedback(b_fb)
+            start = time.perf_counter()
+            self.run(iterations * iteration_ms)
+            seconds += time.perf_counter() - start
+            return [m.mean(axis=0) for m in self.feedback_weights()], seconds
+        for _ in range(iterations):
+            self.set_feedback(b_fb)
+            start = time.perf_counter()
+            self.run(iteration_ms)
+            seconds += time.perf_counter() - start
+            now = self.feedback_weights()
+            b_fb = [
+                m + lr * ((m_now - m[None]) / PROBE_ETA).mean(axis=0) / lr_norm
+                for m_now, m in zip(now, b_fb, strict=True)
+            ]
+        return b_fb, seconds
 
     def spike_counts(self) -> list[int]:
         """Total spikes per layer so far (all copies), identical on every rank."""

@@ -27,6 +27,7 @@ REGISTRY: dict[str, str] = {
     "psp-shapes": "salpynn.experiments.psp_shapes",
     "lif-sampling": "salpynn.experiments.lif_sampling",
     "salnet": "salpynn.experiments.salnet",
+    "deepnet": "salpynn.experiments.deepnet",
 }
 
 

@@ -34,13 +34,8 @@ from salpynn.results import (
     config_hash,
     run_record,
 )
-from salpynn.rule import PairRule
 
 __all__ = ["EXPERIMENT", "SALNetConfig", "run"]
-
-#: sal_synapse learning rate while the spikes of an iteration are drawn: B moves by at most
-#: about 1e-4 of its size, and dB is read back as (B_end - B_start) / _PROBE_ETA.
-_PROBE_ETA = 1e-6
 
 
 @dataclass(frozen=True)
@@ -127,7 +122,7 @@ def run(config: SALNetConfig, out: Path, progress: bool = True) -> dict[str, Any
     ``salnet.png`` and ``scatter.png`` and returns the summary."""
     from tqdm import tqdm
 
-    from salpynn.networks.salnet import SALNet, SALNetParameters
+    from salpynn.networks.salnet import SALNet, SALNetParameters, sal_phase_rule
     from salpynn.pynn import load_backend
 
     config.validate()
@@ -151,8 +146,7 @@ def run(config: SALNetConfig, out: Path, progress: bool = True) -> dict[str, Any
     )
     rank, ranks = backend.sim.rank(), backend.sim.num_processes()
     echo = progress and rank == 0
-    eta = _PROBE_ETA if config.update == "offline" else config.lr / config.lr_norm
-    rule = PairRule.sal(tau=config.tau_ref, eta=eta, dendritic_delay=0.0)
+    rule = sal_phase_rule(config.tau_ref, config.update, config.lr, config.lr_norm)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     params = SALNetParameters(
@@ -179,25 +173,10 @@ def run(config: SALNetConfig, out: Path, progress: bool = True) -> dict[str, Any
     )
     with bar:
         for epoch in range(start_epoch, config.epochs):
-            if config.update == "online":
-                net.set_feedback(b)
-                t1 = time.perf_counter()
-                net.run(config.iterations * iteration_ms)
-                sim_s += time.perf_counter() - t1
-                b = [bl.mean(axis=0) for bl in net.feedback_weights()]
-            for _ in range(config.iterations if config.update == "offline" else 0):
-                net.set_feedback(b)
-                t1 = time.perf_counter()
-                net.run(iteration_ms)
-                sim_s += time.perf_counter() - t1
-                now = net.feedback_weights()
-                delta = [
-                    (bl_now - bl[None]) / _PROBE_ETA for bl_now, bl in zip(now, b, strict=True)
-                ]
-                b = [
-                    bl + config.lr * d.mean(axis=0) / config.lr_norm
-                    for bl, d in zip(b, delta, strict=True)
-                ]
+            b, seconds = net.sal_phase(
+                b, config.iterations, iteration_ms, config.lr, config.lr_norm, config.update
+            )
+            sim_s += seconds
             model_s = (epoch + 1) * config.iterations * iteration_ms / 1000.0
             history.append(
                 [epoch + 1, model_s, *np.ravel([list(m.values()) for m in _metrics(w, b)])]
