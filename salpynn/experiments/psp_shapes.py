@@ -343,7 +343,9 @@ def plot_psp_shapes(config: PSPShapesConfig, arrays: dict[str, np.ndarray], path
     w_21 = arrays["w_21"]
     n = len(biases)
     pairs = config.bias_pairs()
-    vmax = max(float(np.nanmax(arrays[f"{s}_deviation"])) for s in sources) or 1.0
+    # One colour scale, capped at 0.5 (the oracle's alpha maps can reach several units
+    # where its approximation breaks down; the colour bar marks the cap).
+    vmax = min(max(float(np.nanmax(arrays[f"{s}_deviation"])) for s in sources), 0.5) or 0.5
     n_ref = round(config.tau_ref / config.resolution)
     for s, (name, psp, alpha_tau) in enumerate(shapes):
         ax = axes[0, s]
@@ -396,7 +398,9 @@ def plot_psp_shapes(config: PSPShapesConfig, arrays: dict[str, np.ndarray], path
                 f"{np.nanmean(arrays[f'{source}_deviation'][s]):.3f}",
                 fontsize=9,
             )
-    fig.colorbar(image, ax=axes[2:, -1].tolist(), label="rel. deviation from diagonal")
+    fig.colorbar(
+        image, ax=axes[2:, -1].tolist(), label="rel. deviation from diagonal", extend="max"
+    )
     fig.suptitle("Fig. 11: SAL's attractor for rectangular and alpha PSPs", fontsize=10)
     del n
     return save_png(fig, path)
