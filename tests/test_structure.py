@@ -22,6 +22,7 @@ LAYERS = [
         "salpynn",
         "salpynn.rule",
         "salpynn.theory",
+        "salpynn.mlp",
         "salpynn.config",
         "salpynn.results",
         "salpynn.safety",
