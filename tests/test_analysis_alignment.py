@@ -129,3 +129,9 @@ class TestAsymmetryVariance:
     def test_needs_square(self):
         with pytest.raises(ValueError, match="square"):
             asymmetry_variance(W)
+
+
+def test_metric_names_are_the_keys_in_order() -> None:
+    from salpynn.analysis.alignment import METRIC_NAMES, alignment_metrics
+
+    assert tuple(alignment_metrics([[1.0, -2.0]], [[0.5, 1.0]])) == METRIC_NAMES

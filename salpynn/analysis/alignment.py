@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "METRIC_NAMES",
     "alignment_angle",
     "alignment_correlation",
     "alignment_metrics",
@@ -31,6 +32,10 @@ __all__ = [
     "layer_alignment",
     "sign_concordance",
 ]
+
+
+#: The keys of :func:`alignment_metrics`, in its order (CSV columns of layered experiments).
+METRIC_NAMES = ("angle_deg", "difference_variance", "correlation", "sign_concordance")
 
 
 def _pair(forward: ArrayLike, feedback: ArrayLike) -> tuple[NDArray[np.float64], ...]:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from salpynn.analysis.alignment import METRIC_NAMES
 from salpynn.config import ConfigError, check_choices, check_range, param
 from salpynn.experiments import Experiment
 from salpynn.results import atomic_write, atomic_write_json, run_record
@@ -132,9 +133,7 @@ def run(config: DeepNetConfig, out: Path, progress: bool = True) -> dict[str, An
     table = np.array(history)
     out.mkdir(parents=True, exist_ok=True)
     header = "epoch,train_loss,train_accuracy,test_loss,test_accuracy," + ",".join(
-        f"{name}_{i}"
-        for i in range(n_layers)
-        for name in ("angle_deg", "difference_variance", "correlation", "sign_concordance")
+        f"{name}_{i}" for i in range(n_layers) for name in METRIC_NAMES
     )
     atomic_write(
         out / "history.csv",

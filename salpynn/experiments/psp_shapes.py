@@ -341,7 +341,6 @@ def plot_psp_shapes(config: PSPShapesConfig, arrays: dict[str, np.ndarray], path
     )
     biases = arrays["biases"]
     w_21 = arrays["w_21"]
-    n = len(biases)
     pairs = config.bias_pairs()
     # One colour scale, capped at 0.5 (the oracle's alpha maps can reach several units
     # where its approximation breaks down; the colour bar marks the cap).
@@ -402,7 +401,6 @@ def plot_psp_shapes(config: PSPShapesConfig, arrays: dict[str, np.ndarray], path
         image, ax=axes[2:, -1].tolist(), label="rel. deviation from diagonal", extend="max"
     )
     fig.suptitle("Fig. 11: SAL's attractor for rectangular and alpha PSPs", fontsize=10)
-    del n
     return save_png(fig, path)
 
 

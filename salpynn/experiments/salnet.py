@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from salpynn.analysis.alignment import METRIC_NAMES
 from salpynn.config import ConfigError, check_choices, check_range, param
 from salpynn.experiments import Experiment, convention_param
 from salpynn.results import (
@@ -225,9 +226,7 @@ def _write(
     out.mkdir(parents=True, exist_ok=True)
     n_layers = len(w)
     header = "epoch,model_time_s," + ",".join(
-        f"{name}_{i}"
-        for i in range(n_layers)
-        for name in ("angle_deg", "difference_variance", "correlation", "sign_concordance")
+        f"{name}_{i}" for i in range(n_layers) for name in METRIC_NAMES
     )
     atomic_write(
         out / "metrics.csv",
