@@ -23,6 +23,7 @@ LAYERS = [
         "salpynn.rule",
         "salpynn.theory",
         "salpynn.mlp",
+        "salpynn.stdwi",
         "salpynn.config",
         "salpynn.results",
         "salpynn.safety",

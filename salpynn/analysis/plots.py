@@ -26,6 +26,7 @@ __all__ = [
     "plot_alignment_scatter",
     "plot_asymmetry",
     "plot_distributions",
+    "plot_layer_scatters",
     "plot_stdd",
     "pyplot",
     "save_png",
@@ -259,4 +260,43 @@ def plot_asymmetry(
     ax.set_xlabel(r"true asymmetry $W_{kj} - W_{jk}$")
     ax.set_ylabel(r"predicted drift $D_{kj} - D_{jk}$ (1/s)")
     ax.set_title(f"asymmetry from spikes, r = {r:.3f}")
+    return save_png(fig, path)
+
+
+def plot_layer_scatters(
+    rows: list[tuple[list[np.ndarray], list[np.ndarray], str]],
+    path: str | os.PathLike,
+    title: str | None = None,
+    max_points: int = 5000,
+) -> Path:
+    """W against B for every layer of a layered network, one row per ``(W, B, label)`` (e.g.
+    start and end of training), at most ``max_points`` random points per panel.
+
+    ``W[l]`` and ``B[l]`` have the same shape (``B`` in the forward orientation); the dashed
+    line is ``B = W`` and each panel's title carries the angle between them.
+    """
+    plt = pyplot()
+    rng = np.random.default_rng(0)
+    n_layers = len(rows[0][0])
+    fig, axes = plt.subplots(
+        len(rows),
+        n_layers,
+        figsize=(2.9 * n_layers, 2.8 * len(rows)),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for r, (ws, bs, label) in enumerate(rows):
+        for i, (wl, bl) in enumerate(zip(ws, bs, strict=True)):
+            pick = rng.permutation(wl.size)[:max_points]
+            ax = axes[r, i]
+            ax.plot(wl.ravel()[pick], bl.ravel()[pick], ".", ms=1.5, alpha=0.5)
+            lim = float(max(np.abs(wl).max(), np.abs(bl).max()))
+            ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.7)
+            ax.set_title(
+                f"layer {i} -> {i + 1}, {label}: {alignment_angle(wl, bl):.0f}°", fontsize=8
+            )
+            ax.set_xlabel("W")
+            ax.set_ylabel("B")
+    if title:
+        fig.suptitle(title, fontsize=10)
     return save_png(fig, path)

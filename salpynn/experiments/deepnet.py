@@ -24,7 +24,7 @@ import numpy as np
 from salpynn.analysis.alignment import METRIC_NAMES
 from salpynn.config import ConfigError, check_choices, check_range, param
 from salpynn.experiments import Experiment
-from salpynn.results import atomic_write, atomic_write_json, run_record
+from salpynn.results import atomic_write, atomic_write_json, atomic_write_npz, run_record
 
 __all__ = ["EXPERIMENT", "DeepNetConfig", "run"]
 
@@ -105,6 +105,7 @@ def run(config: DeepNetConfig, out: Path, progress: bool = True) -> dict[str, An
             row.extend(alignment_metrics(w, b).values())
         return row
 
+    initial = ([w.copy() for w in net.W], [b.copy() for b in net.B])
     history = [record(0)]
     sal_s = 0.0
     start = time.perf_counter()
@@ -152,6 +153,11 @@ def run(config: DeepNetConfig, out: Path, progress: bool = True) -> dict[str, An
         "sal_share": round(sal_s / wall, 3) if wall > 0 else None,
         **run_record(config),
     }
+    weights = {f"W_initial_{i}": w for i, w in enumerate(initial[0])}
+    weights |= {f"B_initial_{i}": b for i, b in enumerate(initial[1])}
+    weights |= {f"W_final_{i}": w for i, w in enumerate(net.W)}
+    weights |= {f"B_final_{i}": b for i, b in enumerate(net.B)}
+    atomic_write_npz(out / "weights.npz", **weights)
     plot_deepnet(table, n_layers, config.method, out / "deepnet.png")
     atomic_write_json(out / "summary.json", summary)
     return summary
@@ -215,6 +221,186 @@ def plot_deepnet(table: np.ndarray, n_layers: int, method: str, path: Path) -> P
     return save_png(fig, path)
 
 
+#: Methods in the order the figures and the depth table list them.
+METHODS = ("bp", "fa", "kp", "scfa", "sal")
+_COLOURS = {"bp": "k", "fa": "tab:red", "kp": "tab:green", "scfa": "tab:purple", "sal": "tab:blue"}
+
+
+def _load_runs(runs: list[tuple[Path, dict[str, Any]]]) -> dict[tuple[str, int], list[Any]]:
+    """Finished runs grouped by ``(method, hidden layers)``: ``(folder, summary, history)``."""
+    groups: dict[tuple[str, int], list[Any]] = {}
+    for folder, summary in runs:
+        table = np.atleast_2d(np.loadtxt(folder / "history.csv", delimiter=",", skiprows=1))
+        key = (summary["method"], len(summary["layers"]) - 2)
+        groups.setdefault(key, []).append((folder, summary, table))
+    return groups
+
+
+def depth_table(runs: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per method and depth: seeds, test accuracy (median, quartiles, min, max),
+    per-layer final angles (median over seeds) and the largest of them among the layers whose
+    ``B`` the backward pass uses (``B[0]`` would only carry the gradient to the pixels)."""
+    rows = []
+    groups = _load_runs(runs)
+    for (method, depth), members in sorted(
+        groups.items(), key=lambda kv: (kv[0][1], METHODS.index(kv[0][0]))
+    ):
+        acc = np.array([m[1]["test_accuracy_final"] for m in members])
+        angles = np.median(np.array([m[1]["angle_final"] for m in members]), axis=0)
+        rows.append(
+            {
+                "method": method,
+                "hidden_layers": depth,
+                "layers": ",".join(map(str, members[0][1]["layers"])),
+                "seeds": len(members),
+                "test_accuracy_median": round(float(np.median(acc)), 4),
+                "test_accuracy_q25": round(float(np.quantile(acc, 0.25)), 4),
+                "test_accuracy_q75": round(float(np.quantile(acc, 0.75)), 4),
+                "test_accuracy_min": round(float(acc.min()), 4),
+                "test_accuracy_max": round(float(acc.max()), 4),
+                "angle_final_median": ";".join(f"{a:.1f}" for a in angles),
+                "angle_final_max_used": round(float(angles[1:].max()), 1)
+                if len(angles) > 1
+                else None,
+            }
+        )
+    return rows
+
+
+def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any) -> list[Path]:
+    """Fig. 8 and the depth comparison from finished runs: ``deepnet-accuracy.png`` (test
+    accuracy against epochs per method, one panel per depth), ``deepnet-angles.png`` (per-layer
+    angles per method and depth), ``deepnet-depth.png`` and ``deepnet-depth.csv`` (final
+    accuracy and angles against depth) and ``deepnet-scatter.png`` (W against B at the start and
+    end of the deepest SAL and FA runs).  The drift-field options of ``salpynn plot`` are unused."""
+    import csv
+    import io
+
+    from salpynn.analysis.plots import plot_layer_scatters, pyplot, save_png
+
+    plt = pyplot()
+    groups = _load_runs(runs)
+    depths = sorted({d for _, d in groups})
+    methods = [m for m in METHODS if any(k[0] == m for k in groups)]
+    paths = []
+
+    fig, axes = plt.subplots(
+        1, len(depths), figsize=(3.4 * len(depths), 3.2), squeeze=False, constrained_layout=True
+    )
+    for ax, depth in zip(axes[0], depths, strict=True):
+        for method in methods:
+            members = groups.get((method, depth))
+            if not members:
+                continue
+            n = min(len(m[2]) for m in members)
+            curves = np.array([m[2][:n, 4] for m in members])
+            epochs = members[0][2][:n, 0]
+            ax.plot(epochs, np.median(curves, axis=0), color=_COLOURS[method], label=method)
+            ax.fill_between(
+                epochs, curves.min(axis=0), curves.max(axis=0), color=_COLOURS[method], alpha=0.15
+            )
+        ax.set_title(f"{depth} hidden layer{'s' if depth > 1 else ''}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy")
+        ax.set_ylim(0.0, 1.0)
+    axes[0, 0].legend(fontsize=7, frameon=False)
+    fig.suptitle("digits: test accuracy (median and range over seeds)", fontsize=10)
+    paths.append(save_png(fig, out / "deepnet-accuracy.png"))
+
+    aligned = [m for m in methods if m != "bp"]  # BP's B is unused
+    if aligned:
+        fig, axes = plt.subplots(
+            len(aligned),
+            len(depths),
+            figsize=(3.4 * len(depths), 2.6 * len(aligned)),
+            squeeze=False,
+            constrained_layout=True,
+        )
+        for r, method in enumerate(aligned):
+            for c, depth in enumerate(depths):
+                ax = axes[r, c]
+                members = groups.get((method, depth), [])
+                if members:
+                    n = min(len(m[2]) for m in members)
+                    n_layers = len(members[0][1]["layers"]) - 1
+                    colours = plt.cm.viridis(np.linspace(0, 0.9, n_layers))
+                    for i in range(n_layers):
+                        curves = np.array([m[2][:n, 5 + 4 * i] for m in members])
+                        ax.plot(
+                            members[0][2][:n, 0],
+                            np.median(curves, axis=0),
+                            color=colours[i],
+                            label=f"layer {i}",
+                        )
+                    ax.legend(fontsize=6, frameon=False)
+                ax.axhline(30.0, color="0.6", lw=0.7, ls=":")
+                ax.set_ylim(0.0, 95.0)
+                ax.set_title(f"{method}, {depth} hidden", fontsize=9)
+                ax.set_xlabel("epoch")
+                ax.set_ylabel("angle(W, B) (deg)")
+        fig.suptitle("per-layer angle between W and B (median over seeds)", fontsize=10)
+        paths.append(save_png(fig, out / "deepnet-angles.png"))
+
+    table = depth_table(runs)
+    fig, (acc, ang) = plt.subplots(1, 2, figsize=(8.5, 3.4), constrained_layout=True)
+    for method in methods:
+        rows = [r for r in table if r["method"] == method]
+        x = [r["hidden_layers"] for r in rows]
+        med = np.array([r["test_accuracy_median"] for r in rows])
+        err = np.array(
+            [
+                med - [r["test_accuracy_q25"] for r in rows],
+                [r["test_accuracy_q75"] for r in rows] - med,
+            ]
+        )
+        acc.errorbar(x, med, yerr=err, color=_COLOURS[method], marker="o", label=method, capsize=3)
+        if method != "bp":
+            ang.plot(x, [r["angle_final_max_used"] for r in rows], "o-", color=_COLOURS[method])
+    acc.set_xlabel("hidden layers")
+    acc.set_ylabel("final test accuracy (median, IQR)")
+    acc.legend(fontsize=7, frameon=False)
+    ang.axhline(30.0, color="0.6", lw=0.7, ls=":")
+    ang.set_xlabel("hidden layers")
+    ang.set_ylabel("largest final angle, layers >= 1 (deg)")
+    for ax in (acc, ang):
+        ax.set_xticks(depths)
+    fig.suptitle("depth: feedback alignment against SAL", fontsize=10)
+    paths.append(save_png(fig, out / "deepnet-depth.png"))
+
+    buffer = io.StringIO()
+    if table:
+        writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    paths.append(
+        atomic_write(out / "deepnet-depth.csv", lambda tmp: tmp.write_text(buffer.getvalue()))
+    )
+
+    deepest = depths[-1]
+    for method in ("sal", "fa"):
+        members = sorted(groups.get((method, deepest), []), key=lambda m: m[1]["seed"])
+        if not members or not (members[0][0] / "weights.npz").exists():
+            continue
+        with np.load(members[0][0] / "weights.npz") as data:
+            n_layers = len(members[0][1]["layers"]) - 1
+            rows_ = [
+                (
+                    [data[f"W_{when}_{i}"] for i in range(n_layers)],
+                    [data[f"B_{when}_{i}"] for i in range(n_layers)],
+                    when,
+                )
+                for when in ("initial", "final")
+            ]
+        paths.append(
+            plot_layer_scatters(
+                rows_,
+                out / f"deepnet-scatter-{method}.png",
+                title=f"{method}, {deepest} hidden layers, seed {members[0][1]['seed']}",
+            )
+        )
+    return paths
+
+
 def _report(summary: dict[str, Any]) -> list[str]:
     angles = ", ".join(
         f"{a:.0f} -> {b:.0f}"
@@ -231,6 +417,7 @@ EXPERIMENT = Experiment(
     description="MLP on digits with BP, FA, KP, sign-concordant or SAL-trained feedback (Fig. 8)",
     config=DeepNetConfig,
     run=run,
-    outputs=("summary.json", "history.csv", "deepnet.png"),
+    outputs=("summary.json", "history.csv", "weights.npz", "deepnet.png"),
+    figures=_figures,
     report=_report,
 )

@@ -254,8 +254,10 @@ def _write(
         **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in timing.items()},
         **run_record(config),
     }
+    from salpynn.analysis.plots import plot_layer_scatters
+
     plot_salnet(history, n_layers, out / "salnet.png")
-    plot_scatter(w, config.initial()[1], b, out / "scatter.png")
+    plot_layer_scatters([(w, config.initial()[1], "start"), (w, b, "end")], out / "scatter.png")
     atomic_write_json(out / "summary.json", summary)
     return summary
 
@@ -275,29 +277,6 @@ def plot_salnet(history: np.ndarray, n_layers: int, path: Path) -> Path:
     axes[1].set_yscale("log")
     axes[0].legend(fontsize=7, frameon=False)
     fig.suptitle("SALNet: pure symmetrisation (Fig. 9)", fontsize=10)
-    return save_png(fig, path)
-
-
-def plot_scatter(
-    w: list[np.ndarray], b_start: list[np.ndarray], b_end: list[np.ndarray], path: Path
-) -> Path:
-    """W against B per layer, at the start and at the end (at most 5000 points each)."""
-    from salpynn.analysis.plots import pyplot, save_png
-
-    rng = np.random.default_rng(0)
-    fig, axes = pyplot().subplots(
-        2, len(w), figsize=(3.2 * len(w), 6), squeeze=False, constrained_layout=True
-    )
-    for i, wl in enumerate(w):
-        pick = rng.permutation(wl.size)[:5000]
-        for row, (bl, when) in enumerate(((b_start[i], "start"), (b_end[i], "end"))):
-            ax = axes[row, i]
-            ax.plot(wl.ravel()[pick], bl.ravel()[pick], ".", ms=1.5, alpha=0.5)
-            lim = float(np.abs(wl).max())
-            ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.7)
-            ax.set_title(f"layer {i} -> {i + 1}, {when}", fontsize=9)
-            ax.set_xlabel("W")
-            ax.set_ylabel("B")
     return save_png(fig, path)
 
 
