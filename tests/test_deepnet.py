@@ -99,3 +99,37 @@ class TestTraining:
 def test_bad_values_name_the_parameter(override: dict, name: str) -> None:
     with pytest.raises(ConfigError, match=name):
         apply_overrides(DeepNetConfig(), override).validate()
+
+
+def test_depth_table_and_figures(tmp_path) -> None:
+    """``salpynn plot`` on deepnet runs: the depth table's medians and quartiles are those of
+    the runs' summaries (numpy's, recomputed here), and every figure is written."""
+    import csv
+
+    from salpynn.experiments.deepnet import EXPERIMENT
+    from salpynn.results import finished_runs
+
+    accuracies: dict[tuple[str, int], list[float]] = {}
+    for method in ("bp", "fa"):
+        for layers in ("64,8,10", "64,8,8,10"):
+            for seed in (1, 2, 3):
+                folder = tmp_path / "runs" / f"{method}-{layers}-{seed}"
+                config = apply_overrides(
+                    DeepNetConfig(),
+                    {"method": method, "layers": layers, "epochs": 2, "seed": seed},
+                )
+                summary = run(config, folder, progress=False)
+                key = (method, len(layers.split(",")) - 2)
+                accuracies.setdefault(key, []).append(summary["test_accuracy_final"])
+    paths = EXPERIMENT.figures(finished_runs([tmp_path], "deepnet"), tmp_path / "fig")
+    names = {p.name for p in paths}
+    assert {"deepnet-accuracy.png", "deepnet-angles.png", "deepnet-depth.png"} <= names
+    assert "deepnet-scatter-fa.png" in names  # the deepest FA run's weights
+    with open(tmp_path / "fig" / "deepnet-depth.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4
+    for row in rows:
+        acc = accuracies[(row["method"], int(row["hidden_layers"]))]
+        assert int(row["seeds"]) == 3
+        assert float(row["test_accuracy_median"]) == pytest.approx(np.median(acc), abs=1e-4)
+        assert float(row["test_accuracy_q25"]) == pytest.approx(np.quantile(acc, 0.25), abs=1e-4)

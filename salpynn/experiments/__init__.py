@@ -28,6 +28,7 @@ REGISTRY: dict[str, str] = {
     "lif-sampling": "salpynn.experiments.lif_sampling",
     "salnet": "salpynn.experiments.salnet",
     "deepnet": "salpynn.experiments.deepnet",
+    "align-rules": "salpynn.experiments.align_rules",
 }
 
 
