@@ -23,7 +23,7 @@ import numpy as np
 
 from salpynn.analysis.alignment import METRIC_NAMES
 from salpynn.config import ConfigError, check_choices, check_range, param
-from salpynn.experiments import Experiment
+from salpynn.experiments import Experiment, convention_param
 from salpynn.results import atomic_write, atomic_write_json, atomic_write_npz, run_record
 
 __all__ = ["EXPERIMENT", "DeepNetConfig", "run"]
@@ -47,6 +47,7 @@ class DeepNetConfig:
     sal_lr_norm: float = param(20.0, "", "divisor of the averaged SAL update")
     sal_update: Literal["offline", "online"] = param("offline", "", "see salpynn run salnet")
     tau_ref: float = param(1.0, "ms", "refractory time of the SALNet neurons (10 steps)")
+    sal_convention: Literal["authors", "reversible", "marginals"] = convention_param("authors")
     resolution: float = param(0.1, "ms", "time step")
     seed: int = param(1, "", "seed of the weights, the data split, the batches, NEST")
 
@@ -176,6 +177,7 @@ class _SALPhase:
         params = SALNetParameters(
             config.sizes(),
             tau_ref=config.tau_ref,
+            convention=config.sal_convention,
             delay=config.resolution,
             rule=sal_phase_rule(
                 config.tau_ref, config.sal_update, config.sal_lr, config.sal_lr_norm
