@@ -38,14 +38,21 @@ __all__ = ["PROBE_ETA", "SALNet", "SALNetParameters", "kaiming_uniform", "sal_ph
 PROBE_ETA = 1e-6
 
 
-def sal_phase_rule(tau_ref: float, update: str, lr: float, lr_norm: float) -> PairRule:
+def sal_phase_rule(
+    tau_ref: float, update: str, lr: float, lr_norm: float, pairing: str = "all"
+) -> PairRule:
     """The feedback synapses' rule for :meth:`SALNet.sal_phase` (SAL window +-1, ``tau =
     tau_ref``, lags between spike times): ``eta`` = :data:`PROBE_ETA` (offline) or
-    ``lr / lr_norm`` (online)."""
+    ``lr / lr_norm`` (online).
+
+    ``pairing="all"`` (default) is the authors' SALNet: every spike pairs with every spike of
+    the partner in its window (their window is cut after 2 ``tau_ref``, which drops the
+    ``exp(-2)`` tail that salpynn keeps).  ``"nearest"`` pairs each spike with the partner's
+    latest only; with unequal rates it biases the drift (issue 12's finding for two neurons)."""
     if update not in ("offline", "online"):
         raise ValueError(f'update must be "offline" or "online", got {update!r}')
     eta = PROBE_ETA if update == "offline" else lr / lr_norm
-    return PairRule.sal(tau=tau_ref, eta=eta, dendritic_delay=0.0)
+    return PairRule.sal(tau=tau_ref, eta=eta, dendritic_delay=0.0, pairing=pairing)
 
 
 def kaiming_uniform(

@@ -44,6 +44,12 @@ class AlignRulesConfig:
     sal_copies: int = param(8, "", "SAL: network copies averaged per update (paper: 8)")
     sal_lr: float = param(0.05, "", "SAL: learning rate (paper: 0.05)")
     sal_lr_norm: float = param(20.0, "", "SAL: divisor of the averaged update")
+    sal_pairing: Literal["all", "nearest"] = param(
+        "all",
+        "",
+        "SAL: spike pairing of the window: all (the authors' SALNet: every pair in the window)"
+        " or nearest (each spike with the partner's latest; biased by unequal rates)",
+    )
     stdwi_lr: float = param(0.02, "", "STDWI: learning rate per output spike (paper: 2e-2)")
     stdwi_tau_fast: float = param(1.0, "tau_ref", "STDWI: fast trace (paper: 10 ms)")
     stdwi_tau_slow: float = param(20.0, "tau_ref", "STDWI: slow trace (paper: 200 ms)")
@@ -131,7 +137,9 @@ def run(config: AlignRulesConfig, out: Path, progress: bool = True) -> dict[str,
 
     # SAL: the feedback learns in the network, one offline update per simulated second.
     backend.setup(timestep=config.resolution, seed=config.seed)
-    rule = sal_phase_rule(config.tau_ref, "offline", config.sal_lr, config.sal_lr_norm)
+    rule = sal_phase_rule(
+        config.tau_ref, "offline", config.sal_lr, config.sal_lr_norm, pairing=config.sal_pairing
+    )
     net = _network(config, backend, w, b0, rule=rule, copies=config.sal_copies)
     b_sal = [b0]
     sal_curve = [(alignment_angle(w, b0), alignment_correlation(w, b0))]

@@ -8,8 +8,9 @@ every epoch ``W``, ``B`` and the biases are loaded into a spiking
 :class:`~salpynn.networks.salnet.SALNet` (built once; NEST), which runs its SAL phase (the
 paper's: 5 iterations x 200 tau_ref; ``sal_copies`` copies averaged) and ``B`` is read back.
 
-Per epoch: train/test loss and accuracy; per layer: angle(W, B), Var(W - B), correlation and
-sign concordance (for ``bp`` of the unused random ``B``).
+Per epoch: train/test loss and accuracy; per layer: angle, Var of the difference, correlation and
+sign concordance between ``W`` and the matrix the backward pass uses (``W`` itself for ``bp``,
+``|B| sign(W)`` for ``scfa``, ``B`` otherwise; :meth:`salpynn.mlp.MLP.feedback_matrix`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ class DeepNetConfig:
     sal_lr: float = param(0.04, "", "SAL learning rate")
     sal_lr_norm: float = param(20.0, "", "divisor of the averaged SAL update")
     sal_update: Literal["offline", "online"] = param("offline", "", "see salpynn run salnet")
+    sal_pairing: Literal["all", "nearest"] = param(
+        "all",
+        "",
+        "spike pairing of the SAL window: all (the authors' SALNet: every pair in the window)"
+        " or nearest (each spike with the partner's latest; biased by unequal rates)",
+    )
     tau_ref: float = param(1.0, "ms", "refractory time of the SALNet neurons (10 steps)")
     sal_convention: Literal["authors", "reversible", "marginals"] = convention_param("authors")
     resolution: float = param(0.1, "ms", "time step")
@@ -102,8 +109,8 @@ def run(config: DeepNetConfig, out: Path, progress: bool = True) -> dict[str, An
             net.loss(x_test, y_test),
             net.accuracy(x_test, y_test),
         ]
-        for w, b in zip(net.W, net.B, strict=True):
-            row.extend(alignment_metrics(w, b).values())
+        for i, w in enumerate(net.W):  # against the matrix the backward pass uses
+            row.extend(alignment_metrics(w, net.feedback_matrix(i)).values())
         return row
 
     initial = ([w.copy() for w in net.W], [b.copy() for b in net.B])
@@ -180,7 +187,11 @@ class _SALPhase:
             convention=config.sal_convention,
             delay=config.resolution,
             rule=sal_phase_rule(
-                config.tau_ref, config.sal_update, config.sal_lr, config.sal_lr_norm
+                config.tau_ref,
+                config.sal_update,
+                config.sal_lr,
+                config.sal_lr_norm,
+                pairing=config.sal_pairing,
             ),
             copies=config.sal_copies,
         )
@@ -309,7 +320,7 @@ def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any)
     fig.suptitle("digits: test accuracy (median and range over seeds)", fontsize=10)
     paths.append(save_png(fig, out / "deepnet-accuracy.png"))
 
-    aligned = [m for m in methods if m != "bp"]  # BP's B is unused
+    aligned = [m for m in methods if m != "bp"]  # BP sends errors back through W
     if aligned:
         fig, axes = plt.subplots(
             len(aligned),

@@ -57,6 +57,12 @@ class SALNetConfig:
         "each (the paper's); online: B learns in NEST (eta = lr / lr_norm), copies averaged "
         "once per epoch (one weight read per epoch: for large layers)",
     )
+    pairing: Literal["all", "nearest"] = param(
+        "all",
+        "",
+        "spike pairing of the SAL window: all (the authors' SALNet: every pair in the window)"
+        " or nearest (each spike with the partner's latest; biased by unequal rates)",
+    )
     bias: float = param(0.0, "", "bias of every neuron")
     init_gain: float = param(1.0, "", "Kaiming-uniform gain of W and B")
     tau_ref: float = param(1.0, "ms", "refractory time = PSP = SAL window (10 steps)")
@@ -147,7 +153,9 @@ def run(config: SALNetConfig, out: Path, progress: bool = True) -> dict[str, Any
     )
     rank, ranks = backend.sim.rank(), backend.sim.num_processes()
     echo = progress and rank == 0
-    rule = sal_phase_rule(config.tau_ref, config.update, config.lr, config.lr_norm)
+    rule = sal_phase_rule(
+        config.tau_ref, config.update, config.lr, config.lr_norm, pairing=config.pairing
+    )
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     params = SALNetParameters(
