@@ -90,3 +90,15 @@ def convention_param(default: str = "authors") -> Any:
         "reversible (PSP tau_ref: SAL's fixed point W = W^T exactly), marginals (dead time = "
         "PSP = tau_ref: exact rates)",
     )
+
+
+def sal_pairing_param() -> Any:
+    """The spike-pairing field of an experiment whose SALNet feedback learns under SAL."""
+    from salpynn.config import param
+
+    return param(
+        "all",
+        "",
+        "spike pairing of the SAL window: all (the authors' SALNet: every pair in the window) "
+        "or nearest (each spike with the partner's latest; biased by unequal rates)",
+    )

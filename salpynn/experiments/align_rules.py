@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from salpynn.config import ConfigError, check_choices, check_range, param
-from salpynn.experiments import Experiment, convention_param
+from salpynn.experiments import Experiment, convention_param, sal_pairing_param
 from salpynn.results import atomic_write, atomic_write_json, atomic_write_npz, run_record
 
 __all__ = ["EXPERIMENT", "AlignRulesConfig", "run"]
@@ -44,12 +44,7 @@ class AlignRulesConfig:
     sal_copies: int = param(8, "", "SAL: network copies averaged per update (paper: 8)")
     sal_lr: float = param(0.05, "", "SAL: learning rate (paper: 0.05)")
     sal_lr_norm: float = param(20.0, "", "SAL: divisor of the averaged update")
-    sal_pairing: Literal["all", "nearest"] = param(
-        "all",
-        "",
-        "SAL: spike pairing of the window: all (the authors' SALNet: every pair in the window)"
-        " or nearest (each spike with the partner's latest; biased by unequal rates)",
-    )
+    sal_pairing: Literal["all", "nearest"] = sal_pairing_param()
     stdwi_lr: float = param(0.02, "", "STDWI: learning rate per output spike (paper: 2e-2)")
     stdwi_tau_fast: float = param(1.0, "tau_ref", "STDWI: fast trace (paper: 10 ms)")
     stdwi_tau_slow: float = param(20.0, "tau_ref", "STDWI: slow trace (paper: 200 ms)")

@@ -24,7 +24,7 @@ import numpy as np
 
 from salpynn.analysis.alignment import METRIC_NAMES
 from salpynn.config import ConfigError, check_choices, check_range, param
-from salpynn.experiments import Experiment, convention_param
+from salpynn.experiments import Experiment, convention_param, sal_pairing_param
 from salpynn.results import atomic_write, atomic_write_json, atomic_write_npz, run_record
 
 __all__ = ["EXPERIMENT", "DeepNetConfig", "run"]
@@ -47,12 +47,7 @@ class DeepNetConfig:
     sal_lr: float = param(0.04, "", "SAL learning rate")
     sal_lr_norm: float = param(20.0, "", "divisor of the averaged SAL update")
     sal_update: Literal["offline", "online"] = param("offline", "", "see salpynn run salnet")
-    sal_pairing: Literal["all", "nearest"] = param(
-        "all",
-        "",
-        "spike pairing of the SAL window: all (the authors' SALNet: every pair in the window)"
-        " or nearest (each spike with the partner's latest; biased by unequal rates)",
-    )
+    sal_pairing: Literal["all", "nearest"] = sal_pairing_param()
     tau_ref: float = param(1.0, "ms", "refractory time of the SALNet neurons (10 steps)")
     sal_convention: Literal["authors", "reversible", "marginals"] = convention_param("authors")
     resolution: float = param(0.1, "ms", "time step")

@@ -27,7 +27,7 @@ import numpy as np
 
 from salpynn.analysis.alignment import METRIC_NAMES
 from salpynn.config import ConfigError, check_choices, check_range, param
-from salpynn.experiments import Experiment, convention_param
+from salpynn.experiments import Experiment, convention_param, sal_pairing_param
 from salpynn.results import (
     atomic_write,
     atomic_write_json,
@@ -57,12 +57,7 @@ class SALNetConfig:
         "each (the paper's); online: B learns in NEST (eta = lr / lr_norm), copies averaged "
         "once per epoch (one weight read per epoch: for large layers)",
     )
-    pairing: Literal["all", "nearest"] = param(
-        "all",
-        "",
-        "spike pairing of the SAL window: all (the authors' SALNet: every pair in the window)"
-        " or nearest (each spike with the partner's latest; biased by unequal rates)",
-    )
+    pairing: Literal["all", "nearest"] = sal_pairing_param()
     bias: float = param(0.0, "", "bias of every neuron")
     init_gain: float = param(1.0, "", "Kaiming-uniform gain of W and B")
     tau_ref: float = param(1.0, "ms", "refractory time = PSP = SAL window (10 steps)")
