@@ -165,7 +165,10 @@ def run(config: AlignRulesConfig, out: Path, progress: bool = True) -> dict[str,
     stdwi_curve = [sal_curve[0]]
     for second in range(config.seconds):
         lo, hi = second * steps_per_s, (second + 1) * steps_per_s
-        chunk = [(s[(s >= lo) & (s < hi)] - lo, i[(s >= lo) & (s < hi)]) for s, i in spikes]
+        chunk = []
+        for s, i in spikes:  # sorted by step: each second is one slice
+            a, b = np.searchsorted(s, [lo, hi])
+            chunk.append((s[a:b] - lo, i[a:b]))
         b_stdwi = stdwi.update(b_stdwi, *chunk[0], *chunk[1], steps_per_s)
         stdwi_curve.append((alignment_angle(w, b_stdwi), alignment_correlation(w, b_stdwi)))
     wall = time.perf_counter() - start
@@ -203,13 +206,15 @@ def run(config: AlignRulesConfig, out: Path, progress: bool = True) -> dict[str,
 
 
 def _steps(trains: list[np.ndarray], resolution: float) -> tuple[np.ndarray, np.ndarray]:
-    """All spikes of a population as (time step, neuron) arrays; a spike at ``t`` ms belongs
-    to the step ending at ``t``."""
+    """All spikes of a population as (time step, neuron) arrays sorted by step; a spike at
+    ``t`` ms belongs to the step ending at ``t``."""
     steps = [np.rint(np.asarray(t) / resolution).astype(np.int64) - 1 for t in trains]
     ids = [np.full(len(s), i, dtype=np.int64) for i, s in enumerate(steps)]
     if not steps:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(steps), np.concatenate(ids)
+    steps_all, ids_all = np.concatenate(steps), np.concatenate(ids)
+    order = np.argsort(steps_all, kind="stable")
+    return steps_all[order], ids_all[order]
 
 
 def plot_align_rules(

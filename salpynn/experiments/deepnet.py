@@ -244,12 +244,14 @@ def _load_runs(runs: list[tuple[Path, dict[str, Any]]]) -> dict[tuple[str, int],
     return groups
 
 
-def depth_table(runs: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any]]:
+def depth_table(
+    runs: list[tuple[Path, dict[str, Any]]], groups: dict[tuple[str, int], list[Any]] | None = None
+) -> list[dict[str, Any]]:
     """One row per method and depth: seeds, test accuracy (median, quartiles, min, max),
     per-layer final angles (median over seeds) and the largest of them among the layers whose
     ``B`` the backward pass uses (``B[0]`` would only carry the gradient to the pixels)."""
     rows = []
-    groups = _load_runs(runs)
+    groups = _load_runs(runs) if groups is None else groups
     for (method, depth), members in sorted(
         groups.items(), key=lambda kv: (kv[0][1], METHODS.index(kv[0][0]))
     ):
@@ -349,7 +351,7 @@ def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any)
         fig.suptitle("per-layer angle between W and B (median over seeds)", fontsize=10)
         paths.append(save_png(fig, out / "deepnet-angles.png"))
 
-    table = depth_table(runs)
+    table = depth_table(runs, groups)
     fig, (acc, ang) = plt.subplots(1, 2, figsize=(8.5, 3.4), constrained_layout=True)
     for method in methods:
         rows = [r for r in table if r["method"] == method]
