@@ -122,6 +122,42 @@ class RunLock:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def _publish(self, record: dict[str, Any]) -> None:
+        """Create the lock file with its content already in it, or raise FileExistsError.
+
+        The record is written to a private file that is then hard-linked to the lock name:
+        ``link`` fails if the name exists and is atomic, so a competitor never sees a lock
+        without its owner.  File systems without hard links fall back to ``O_EXCL`` (whose
+        empty moment :meth:`_owner_settled` waits out).
+        """
+        fd, private = tempfile.mkstemp(prefix=".salpynn-lock-", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(record, handle)
+            os.chmod(private, 0o644)
+            try:
+                os.link(private, self.path)
+                return
+            except FileExistsError:
+                raise
+            except OSError:
+                pass  # no hard links here
+        finally:
+            os.unlink(private)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(record, handle)
+
+    def _owner_settled(self, wait: float = 1.0) -> dict[str, Any] | None:
+        """The owner, giving a lock that is being written (empty, partial) up to ``wait``
+        seconds to complete; ``{}`` if it stays unreadable."""
+        deadline = time.monotonic() + wait
+        owner = self._owner()
+        while owner == {} and time.monotonic() < deadline:
+            time.sleep(0.02)
+            owner = self._owner()
+        return owner
+
     def acquire(self) -> RunLock:
         record = {
             "pid": os.getpid(),
@@ -131,9 +167,11 @@ class RunLock:
         }
         for _ in range(3):
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                self._publish(record)
             except FileExistsError:
                 owner = self._owner()
+                if owner == {}:
+                    owner = self._owner_settled()
                 if owner is None:
                     continue  # released in between: try again
                 if (
@@ -158,8 +196,6 @@ class RunLock:
                     f"at a time: wait for it, or choose another --out (if that run is gone, "
                     f"delete {self.path})"
                 ) from None
-            with os.fdopen(fd, "w") as handle:
-                json.dump(record, handle)
             self._held = True
             return self
         raise ConfigError(f"could not lock {self.path.parent}; try again")

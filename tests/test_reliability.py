@@ -246,6 +246,44 @@ class TestLock:
             assert json.loads(lock.path.read_text())["pid"] == os.getpid()
         assert not lock.path.exists()
 
+    def test_racing_processes_always_see_a_complete_lock(self, tmp_path):
+        """Eight processes released together at one folder, five times: exactly one owns it
+        each time and every other is told the owner's pid (never an empty or partial lock,
+        which is what a lock created first and written second shows a fast competitor)."""
+        script = (
+            "import os, sys, time\n"
+            "from salpynn import safety\n"
+            "go = sys.argv[2]\n"
+            "while not os.path.exists(go): time.sleep(0.001)\n"
+            "try:\n"
+            "    with safety.RunLock(sys.argv[1]):\n"
+            "        time.sleep(1.5); print('owner')\n"
+            "except safety.ConfigError as err:\n"
+            "    print(err)\n"
+        )
+        for round_ in range(5):
+            folder, go = tmp_path / f"r{round_}", tmp_path / f"go{round_}"
+            folder.mkdir()
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-c", script, str(folder), str(go)],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                )
+                for _ in range(8)
+            ]  # fmt: skip
+            time.sleep(1.0)  # all eight are waiting (imports done) before the gate opens
+            go.touch()
+            outs = [p.communicate(timeout=60) for p in procs]
+            lines = [out.strip() for out, _ in outs]
+            assert lines.count("owner") == 1, outs
+            pids = {str(p.pid) for p in procs}
+            for line in lines:
+                if line != "owner":
+                    assert "is in use by process" in line, outs
+                    assert line.split("is in use by process ")[1].split()[0] in pids
+            assert not (folder / safety.LOCK_NAME).exists()
+            assert not list(folder.glob(".salpynn-lock-*"))
+
     def test_two_runs_into_one_folder(self, tmp_path):
         """Started together with different seeds: one run owns the folder, the other is refused
         before simulating, and the summary holds exactly the owner's seeds."""
