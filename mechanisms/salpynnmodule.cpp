@@ -7,6 +7,7 @@
 
 #include "nest_extension_interface.h"
 
+#include "dendritic_prediction_synapse.h"
 #include "sal_synapse.h"
 #include "sampling_neuron.h"
 
@@ -17,6 +18,12 @@ void
 register_sal_synapse( const std::string& name )
 {
   nest::register_connection_model< sal_synapse >( name );
+}
+
+void
+register_dendritic_prediction_synapse( const std::string& name )
+{
+  nest::register_connection_model< dendritic_prediction_synapse >( name );
 }
 
 void
@@ -33,6 +40,7 @@ public:
   {
     register_sal_synapse( "sal_synapse" );
     register_sampling_neuron( "sampling_neuron" );
+    register_dendritic_prediction_synapse( "dendritic_prediction_synapse" );
   }
 };
 

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "archiving_node.h"
 #include "dict_util.h"
@@ -85,6 +86,28 @@ before ``t_s + tau_ref``, and the binary state ``z`` is 1 on
 inter-spike interval of an isolated neuron is therefore ``tau_ref - h + h G``
 with ``G`` geometric of parameter ``p(b)``.
 
+Dendritic prediction (optional, ``avg_window > 0``): the neuron keeps two
+boxcar averages over its last ``avg_window / h`` steps (the current one
+included; while fewer steps have passed, over the steps so far): ``u_bar`` of
+its membrane state ``u`` and ``v_bar`` of its basal input ``psp_basal``.  They
+persist across ``Simulate`` calls and are cleared only when ``avg_window``
+changes.  Every step it stores the learning signal
+
+    g(t) = learning_gate * ( p(u_bar(t)) - p(v_bar(t) + b) )
+
+(``p`` its own escape function: for ``escape = "logistic"`` exactly
+``sigma(x - ln(tau_ref / h))``), which ``dendritic_prediction_synapse`` reads
+at the time of each presynaptic spike: the dendritic prediction of somatic
+activity of Urbanczik & Senn (2014), in the spiking form of the microcircuits
+of Gierlich et al. (2025).  With ``lambda_nudge != 0`` the state is nudged
+towards a target,
+
+    u(t) = b + basal + lambda_apical * apical + lambda_nudge * (u_target - v_bar(t - h) - b)
+
+with ``v_bar(t - h)`` the basal average before this step (0 before the first).
+``u_sum`` and ``n_sum`` accumulate ``u`` over the steps since they were last
+set (to 0), for time-averaged readouts.
+
 Implementation: while ``u`` stays constant the steps are independent Bernoulli
 trials, so instead of one random number per step the neuron draws the number
 of steps to its next spike from the geometric distribution of ``p(u)`` and
@@ -117,6 +140,14 @@ Parameters
  weight_scale       real    Factor applied to every incoming weight (default
                             1.0, finite; PyNN's NEST layer sets 0.001 because
                             it stores weights in NEST's milli-units)
+ avg_window         ms      Window of u_bar and v_bar (default 0.0 = off;
+                            otherwise a multiple of the resolution)
+ lambda_nudge       real    Nudging gain (default 0.0, finite; != 0 needs
+                            avg_window > 0)
+ u_target           real    Nudging target (default 0.0, finite)
+ learning_gate      real    Factor on the learning signal g (default 1.0,
+                            finite; 0 switches learning off at step
+                            resolution)
 ==================  ======  ===================================================
 
 State variables
@@ -129,6 +160,9 @@ State variables
                             period without a spike, 0 ends it
  t_ref_remaining    ms      Time until the neuron can spike again (>= 0,
                             multiple of the resolution)
+ u_bar, v_bar       real    The boxcar averages (read-only; 0 when off)
+ u_sum              real    Sum of u since last set (averaging on only)
+ n_sum              int     Number of steps in u_sum (>= 0)
 ==================  ======  ===================================================
 
 Receptor types
@@ -141,7 +175,7 @@ basal.  ``GetStatus(..., "receptor_types")`` lists the names.
 Recordables
 +++++++++++
 
-``u``, ``z``, ``psp_basal``, ``psp_apical``.
+``u``, ``z``, ``psp_basal``, ``psp_apical``, ``u_bar``, ``v_bar``.
 
 Sends
 +++++
@@ -166,7 +200,7 @@ alignment learning solves the weight transport problem. arXiv:2503.02642.
 See also
 ++++++++
 
-pp_psc_delta, sal_synapse
+pp_psc_delta, sal_synapse, dendritic_prediction_synapse
 
 EndUserDocs */
 
@@ -214,6 +248,22 @@ public:
   void get_status( Dictionary& ) const override;
   void set_status( const Dictionary& ) override;
 
+  /**
+   * The learning signal g of the step that ended at `step` (a spike stamp in steps).
+   *
+   * Throws KernelException naming the problem if averaging is off or the step is not among
+   * the last ones this neuron updated (NEST delivers a spike before its target advances
+   * past the slice in which it was sent, so a synapse never asks for an older step).
+   */
+  double learning_signal( long step ) const;
+
+  //! Whether the neuron keeps averages (avg_window > 0).
+  bool
+  averages_on() const
+  {
+    return P_.avg_window_ > 0.0;
+  }
+
 private:
   void init_buffers_() override;
   void pre_run_hook() override;
@@ -240,6 +290,10 @@ private:
     double tau_syn_;       //!< PSP duration (rect) or time constant (alpha) in ms; 0: tau_ref
     double lambda_apical_; //!< gain of the apical port
     double weight_scale_;  //!< factor on incoming weights (unit conversion)
+    double avg_window_;    //!< boxcar window of u_bar, v_bar in ms; 0: off
+    double lambda_nudge_;  //!< nudging gain
+    double u_target_;      //!< nudging target
+    double learning_gate_; //!< factor on the learning signal
     SamplingEscape escape_;
     SamplingPsp psp_;
 
@@ -309,6 +363,31 @@ private:
     }
   };
 
+  /**
+   * Boxcar averages of u and of the basal input, the learning-signal ring and the
+   * u accumulator.  Not part of Buffers_: they persist across Simulate calls.
+   */
+  struct Averages_
+  {
+    std::vector< double > u_ring_; //!< last N values of u
+    std::vector< double > v_ring_; //!< last N values of the basal input
+    size_t pos_;                   //!< slot of the next value
+    long count_;                   //!< values seen, saturating at N
+    double u_total_;
+    double v_total_;
+    double u_bar_;
+    double v_bar_;
+    std::vector< double > g_;    //!< learning signal per step, indexed step % size
+    std::vector< long > g_step_; //!< the step each slot of g_ belongs to (-1: none)
+    double u_sum_;
+    long n_sum_;
+
+    Averages_();
+    void resize( long n_window );
+    //! Add one step's values; exact totals are recomputed each time the ring wraps.
+    void push( double u, double v );
+  };
+
   struct Buffers_
   {
     explicit Buffers_( sampling_neuron& );
@@ -332,6 +411,8 @@ private:
     double alpha_scale_;    //!< tau_ref h / tau_syn^2 (alpha)
     double h_over_tau_;     //!< h / tau_ref: hazard exp(u) / tau_ref times h
     double log_tau_ref_;    //!< ln(tau_ref / h), the logistic threshold
+    long n_avg_;            //!< avg_window in steps (0: off)
+    double nudge_;          //!< lambda_nudge (u_target - v_bar(t - h) - b) of the current step
   };
 
   //! ln(1 - p(u)), exactly and without cancellation (<= 0).
@@ -376,8 +457,24 @@ private:
   double
   get_u_() const
   {
-    return P_.b_ + B_.basal_.sum_ + P_.lambda_apical_ * B_.apical_.sum_;
+    const double u = P_.b_ + B_.basal_.sum_ + P_.lambda_apical_ * B_.apical_.sum_;
+    return P_.lambda_nudge_ == 0.0 ? u : u + V_.nudge_;
   }
+
+  double
+  get_u_bar_() const
+  {
+    return A_.u_bar_;
+  }
+
+  double
+  get_v_bar_() const
+  {
+    return A_.v_bar_;
+  }
+
+  //! One step of the averages and the learning signal (averaging on only).
+  void update_averages_( long t_step, double u );
 
   double
   get_z_() const
@@ -401,6 +498,7 @@ private:
   State_ S_;
   Variables_ V_;
   Buffers_ B_;
+  Averages_ A_;
 
   static nest::RecordablesMap< sampling_neuron > recordablesMap_;
 };
@@ -417,6 +515,8 @@ RecordablesMap< salpynn::sampling_neuron >::create()
   insert_( "z", &salpynn::sampling_neuron::get_z_ );
   insert_( "psp_basal", &salpynn::sampling_neuron::get_psp_basal_ );
   insert_( "psp_apical", &salpynn::sampling_neuron::get_psp_apical_ );
+  insert_( "u_bar", &salpynn::sampling_neuron::get_u_bar_ );
+  insert_( "v_bar", &salpynn::sampling_neuron::get_v_bar_ );
 }
 } // namespace nest
 
@@ -469,6 +569,10 @@ inline sampling_neuron::Parameters_::Parameters_()
   , tau_syn_( 0.0 )
   , lambda_apical_( 1.0 )
   , weight_scale_( 1.0 )
+  , avg_window_( 0.0 )
+  , lambda_nudge_( 0.0 )
+  , u_target_( 0.0 )
+  , learning_gate_( 1.0 )
   , escape_( SamplingEscape::EXPONENTIAL )
   , psp_( SamplingPsp::RECTANGULAR )
 {
@@ -482,6 +586,10 @@ sampling_neuron::Parameters_::get( Dictionary& d ) const
   d[ "tau_syn" ] = tau_syn_;
   d[ "lambda_apical" ] = lambda_apical_;
   d[ "weight_scale" ] = weight_scale_;
+  d[ "avg_window" ] = avg_window_;
+  d[ "lambda_nudge" ] = lambda_nudge_;
+  d[ "u_target" ] = u_target_;
+  d[ "learning_gate" ] = learning_gate_;
   d[ "escape" ] = std::string( escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic" );
   d[ "psp" ] = std::string( psp_ == SamplingPsp::RECTANGULAR ? "rect" : "alpha" );
 }
@@ -494,6 +602,10 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
   nest::update_value_param( d, "tau_syn", tau_syn_, node );
   nest::update_value_param( d, "lambda_apical", lambda_apical_, node );
   nest::update_value_param( d, "weight_scale", weight_scale_, node );
+  nest::update_value_param( d, "avg_window", avg_window_, node );
+  nest::update_value_param( d, "lambda_nudge", lambda_nudge_, node );
+  nest::update_value_param( d, "u_target", u_target_, node );
+  nest::update_value_param( d, "learning_gate", learning_gate_, node );
   std::string escape = escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic";
   d.update_value( "escape", escape );
   std::string psp = psp_ == SamplingPsp::RECTANGULAR ? "rect" : "alpha";
@@ -517,6 +629,23 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
   {
     throw nest::BadProperty( "sampling_neuron: lambda_apical must be a finite number; got "
                              + format_number_( lambda_apical_ ) + "." );
+  }
+  for ( const auto& [ name, value ] : { std::pair< const char*, double >( "lambda_nudge", lambda_nudge_ ),
+          std::pair< const char*, double >( "u_target", u_target_ ),
+          std::pair< const char*, double >( "learning_gate", learning_gate_ ) } )
+  {
+    if ( not std::isfinite( value ) )
+    {
+      throw nest::BadProperty( std::string( "sampling_neuron: " ) + name + " must be a finite number; got "
+                               + format_number_( value ) + "." );
+    }
+  }
+  grid_steps_( avg_window_, "avg_window", true );
+  if ( lambda_nudge_ != 0.0 and avg_window_ == 0.0 )
+  {
+    throw nest::BadProperty(
+      "sampling_neuron: lambda_nudge != 0 needs the basal average: set avg_window > 0 ms (got lambda_nudge = "
+      + format_number_( lambda_nudge_ ) + " with avg_window = 0)." );
   }
   grid_steps_( tau_ref_, "tau_ref" );
   if ( psp == "alpha" )
@@ -662,6 +791,65 @@ sampling_neuron::Input_::advance( long t_step, double arrived, long n_syn )
   }
 }
 
+inline sampling_neuron::Averages_::Averages_()
+  : pos_( 0 )
+  , count_( 0 )
+  , u_total_( 0.0 )
+  , v_total_( 0.0 )
+  , u_bar_( 0.0 )
+  , v_bar_( 0.0 )
+  , u_sum_( 0.0 )
+  , n_sum_( 0 )
+{
+}
+
+inline void
+sampling_neuron::Averages_::resize( long n_window )
+{
+  u_ring_.assign( static_cast< size_t >( n_window ), 0.0 );
+  v_ring_.assign( static_cast< size_t >( n_window ), 0.0 );
+  pos_ = 0;
+  count_ = 0;
+  u_total_ = 0.0;
+  v_total_ = 0.0;
+  u_bar_ = 0.0;
+  v_bar_ = 0.0;
+}
+
+inline void
+sampling_neuron::Averages_::push( double u, double v )
+{
+  const long n = static_cast< long >( u_ring_.size() );
+  if ( count_ < n )
+  {
+    ++count_;
+    u_total_ += u;
+    v_total_ += v;
+  }
+  else
+  {
+    u_total_ += u - u_ring_[ pos_ ];
+    v_total_ += v - v_ring_[ pos_ ];
+  }
+  u_ring_[ pos_ ] = u;
+  v_ring_[ pos_ ] = v;
+  if ( ++pos_ == u_ring_.size() )
+  {
+    pos_ = 0;
+    // Exact totals once per window, so that rounding does not accumulate over long runs.
+    u_total_ = 0.0;
+    v_total_ = 0.0;
+    for ( size_t i = 0; i < u_ring_.size(); ++i )
+    {
+      u_total_ += u_ring_[ i ];
+      v_total_ += v_ring_[ i ];
+    }
+  }
+  const double k = static_cast< double >( count_ );
+  u_bar_ = u_total_ / k;
+  v_bar_ = v_total_ / k;
+}
+
 inline sampling_neuron::Buffers_::Buffers_( sampling_neuron& n )
   : basal_()
   , apical_()
@@ -686,6 +874,7 @@ inline sampling_neuron::sampling_neuron()
   , S_()
   , V_()
   , B_( *this )
+  , A_()
 {
   recordablesMap_.create();
 }
@@ -696,6 +885,7 @@ inline sampling_neuron::sampling_neuron( const sampling_neuron& n )
   , S_( n.S_ )
   , V_( n.V_ )
   , B_( n.B_, *this )
+  , A_()
 {
 }
 
@@ -752,6 +942,10 @@ sampling_neuron::get_status( Dictionary& d ) const
   P_.get( d );
   S_.get( d );
   d[ "u" ] = get_u_();
+  d[ "u_bar" ] = A_.u_bar_;
+  d[ "v_bar" ] = A_.v_bar_;
+  d[ "u_sum" ] = A_.u_sum_;
+  d[ "n_sum" ] = A_.n_sum_;
   nest::ArchivingNode::get_status( d );
   d[ nest::names::recordables ] = recordablesMap_.get_list();
 
@@ -769,14 +963,67 @@ sampling_neuron::set_status( const Dictionary& d )
   ptmp.set( d, this );
   State_ stmp = S_;
   stmp.set( d, ptmp );
+  double u_sum = A_.u_sum_;
+  long n_sum = A_.n_sum_;
+  d.update_value( "u_sum", u_sum );
+  d.update_value( "n_sum", n_sum );
+  if ( not std::isfinite( u_sum ) or n_sum < 0 )
+  {
+    throw nest::BadProperty( "sampling_neuron: u_sum must be finite and n_sum >= 0; got u_sum = "
+                             + format_number_( u_sum ) + ", n_sum = " + std::to_string( n_sum ) + "." );
+  }
   nest::ArchivingNode::set_status( d );
   if ( ptmp.psp_ != P_.psp_ )
   {
     B_.basal_.discard_psps();
     B_.apical_.discard_psps();
   }
+  if ( ptmp.avg_window_ != P_.avg_window_ )
+  {
+    A_.u_ring_.clear(); // resized (and so cleared) in pre_run_hook
+    A_.count_ = 0;
+    A_.u_bar_ = 0.0;
+    A_.v_bar_ = 0.0;
+  }
+  A_.u_sum_ = u_sum;
+  A_.n_sum_ = n_sum;
   P_ = ptmp;
   S_ = stmp;
+}
+
+inline double
+sampling_neuron::learning_signal( long step ) const
+{
+  if ( P_.avg_window_ <= 0.0 )
+  {
+    throw nest::KernelException( "dendritic_prediction_synapse: its target sampling_neuron (node "
+                                 + std::to_string( get_node_id() )
+                                 + ") keeps no averages; set avg_window > 0 ms on it." );
+  }
+  const size_t slot = static_cast< size_t >( step ) % A_.g_.size();
+  if ( A_.g_step_[ slot ] != step )
+  {
+    throw nest::KernelException( "dendritic_prediction_synapse: no learning signal of step "
+                                 + std::to_string( step ) + " at node " + std::to_string( get_node_id() )
+                                 + " (internal error)." );
+  }
+  return A_.g_[ slot ];
+}
+
+inline void
+sampling_neuron::update_averages_( long t_step, double u )
+{
+  A_.push( u, B_.basal_.sum_ );
+  double g = 0.0;
+  if ( P_.learning_gate_ != 0.0 )
+  {
+    g = P_.learning_gate_ * ( spike_probability_( A_.u_bar_ ) - spike_probability_( A_.v_bar_ + P_.b_ ) );
+  }
+  const size_t slot = static_cast< size_t >( t_step ) % A_.g_.size();
+  A_.g_[ slot ] = g;
+  A_.g_step_[ slot ] = t_step;
+  A_.u_sum_ += u;
+  ++A_.n_sum_;
 }
 
 inline void
@@ -809,6 +1056,21 @@ sampling_neuron::pre_run_hook()
   V_.log_tau_ref_ = std::log( static_cast< double >( V_.n_ref_ ) );
   V_.rng_ = nest::get_vp_specific_rng( get_thread() );
   V_.wait_valid_ = false; // parameters (tau_ref, escape) may have changed
+  V_.n_avg_ = grid_steps_( P_.avg_window_, "avg_window", true );
+  if ( V_.n_avg_ > 0 )
+  {
+    if ( static_cast< long >( A_.u_ring_.size() ) != V_.n_avg_ )
+    {
+      A_.resize( V_.n_avg_ );
+    }
+    // A spike is delivered before its target advances past the slice it was sent in.
+    const size_t ring = static_cast< size_t >( nest::kernel().connection_manager.get_min_delay() ) + 2;
+    if ( A_.g_.size() != ring )
+    {
+      A_.g_.assign( ring, 0.0 );
+      A_.g_step_.assign( ring, -1 );
+    }
+  }
 }
 
 inline void
@@ -835,6 +1097,13 @@ sampling_neuron::update( nest::Time const& origin, const long from, const long t
     {
       B_.basal_.advance_alpha( basal, V_.alpha_decay_, V_.alpha_scale_ );
       B_.apical_.advance_alpha( apical, V_.alpha_decay_, V_.alpha_scale_ );
+    }
+
+    if ( V_.n_avg_ > 0 )
+    {
+      // The nudge uses the basal average of the previous step.
+      V_.nudge_ = P_.lambda_nudge_ * ( P_.u_target_ - A_.v_bar_ - P_.b_ );
+      update_averages_( t_step, get_u_() );
     }
 
     bool fires = false;
