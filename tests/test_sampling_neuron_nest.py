@@ -347,7 +347,9 @@ class TestParameters:
         assert d["psp"] == "rect"
         assert d["z"] == 0
         assert d["t_ref_remaining"] == 0.0
-        assert set(d["recordables"]) == {"u", "z", "psp_basal", "psp_apical"}
+        assert d["avg_window"] == 0.0 and d["lambda_nudge"] == 0.0  # dendritic prediction off
+        assert d["u_target"] == 0.0 and d["learning_gate"] == 1.0
+        assert set(d["recordables"]) == {"u", "z", "psp_basal", "psp_apical", "u_bar", "v_bar"}
 
     @pytest.mark.parametrize(
         ("params", "name"),
