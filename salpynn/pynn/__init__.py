@@ -17,13 +17,23 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from salpynn.pynn.models import ESCAPES, PSPS, SALSynapse, SamplingNeuron, SignedStaticSynapse
+from salpynn.pynn.models import (
+    ESCAPES,
+    PSPS,
+    DendriticPredictionSynapse,
+    DendriticSamplingNeuron,
+    SALSynapse,
+    SamplingNeuron,
+    SignedStaticSynapse,
+)
 
 __all__ = [
     "BACKENDS",
     "ESCAPES",
     "PSPS",
     "Backend",
+    "DendriticPredictionSynapse",
+    "DendriticSamplingNeuron",
     "SALSynapse",
     "SamplingNeuron",
     "SignedStaticSynapse",
@@ -44,6 +54,10 @@ class Backend:
     SignedStaticSynapse: type
     #: ``sim.Projection`` whose ``set`` checks a SAL request whole before anything changes.
     Projection: type
+    #: Dendritic prediction (microcircuits); on a backend without them, calling raises
+    #: :class:`NotImplementedError` with the reason.
+    DendriticSamplingNeuron: Any = None
+    DendriticPredictionSynapse: Any = None
 
     def allgather(self, value: Any) -> list[Any]:
         """Values of every MPI rank, in rank order (``[value]`` without MPI)."""
@@ -206,4 +220,6 @@ def load_backend(name: str) -> Backend:
         SALSynapse=impl.SALSynapse,
         SignedStaticSynapse=impl.SignedStaticSynapse,
         Projection=impl.Projection,
+        DendriticSamplingNeuron=impl.DendriticSamplingNeuron,
+        DendriticPredictionSynapse=impl.DendriticPredictionSynapse,
     )

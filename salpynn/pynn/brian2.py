@@ -582,6 +582,22 @@ class SALSynapse(_BrianSynapseMixin, models.SALSynapse):
 # --------------------------------------------------------------------------------------------
 
 
+def _nest_only(name: str) -> Any:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            f"{name} is not available on Brian2: its per-neuron boxcar average over thousands "
+            "of steps has no form in Brian2's equations, and a per-step Python operation would "
+            "take hours per run; use backend='nest'"
+        )
+
+    refuse.__name__ = name
+    return refuse
+
+
+DendriticSamplingNeuron = _nest_only("DendriticSamplingNeuron")
+DendriticPredictionSynapse = _nest_only("DendriticPredictionSynapse")
+
+
 class Projection(models.CheckedProjection, pyNN.brian2.Projection):
     """``pyNN.brian2.Projection`` whose ``set`` checks a :class:`SALSynapse` request whole (in
     PyNN units) against the values its connections would have, before anything changes."""

@@ -46,6 +46,8 @@ __all__ = [
     "ESCAPES",
     "PSPS",
     "CheckedProjection",
+    "DendriticPredictionSynapse",
+    "DendriticSamplingNeuron",
     "SALSynapse",
     "SamplingNeuron",
     "SignedStaticSynapse",
@@ -102,6 +104,53 @@ class SamplingNeuron(StandardCellType):
         self.escape = escape
         self.psp = psp
         super().__init__(**parameters)
+
+
+class DendriticSamplingNeuron(SamplingNeuron):
+    """A :class:`SamplingNeuron` that predicts its own activity from its basal dendrite
+    (Urbanczik & Senn 2014), the pyramidal and output cells of dendritic microcircuits.
+
+    It keeps boxcar averages over ``avg_window`` (ms) of ``u`` (``u_bar``) and of its basal
+    input (``v_bar``) and offers :class:`DendriticPredictionSynapse` the learning signal
+    ``learning_gate * (p(u_bar) - p(v_bar + bias))`` (``p`` its escape probability); with
+    ``lambda_nudge != 0`` its state is nudged towards ``u_target``:
+    ``u = bias + basal + lambda_apical * apical + lambda_nudge * (u_target - v_bar - bias)``.
+
+    NEST only (the same ``sampling_neuron`` with ``avg_window > 0``): a per-neuron boxcar of
+    thousands of steps has no form in Brian2's equations, and a per-step Python operation
+    would cost hours per run.
+    """
+
+    default_parameters = {
+        **SamplingNeuron.default_parameters,
+        "avg_window": 200.0,  # ms: 2000 steps of 0.1 ms, the authors' window
+        "lambda_nudge": 0.0,
+        "u_target": 0.0,
+        "learning_gate": 1.0,
+    }
+    recordable = [*SamplingNeuron.recordable, "u_bar", "v_bar"]
+    units = {**SamplingNeuron.units, "u_bar": "dimensionless", "v_bar": "dimensionless"}
+
+    def __init__(self, escape: str = "logistic", psp: str = "rect", **parameters: Any) -> None:
+        window = parameters.get("avg_window", self.default_parameters["avg_window"])
+        if isinstance(window, (int, float)) and not (math.isfinite(window) and window > 0):
+            raise ValueError(f"avg_window must be > 0 ms, got {window!r}")
+        super().__init__(escape=escape, psp=psp, **parameters)
+
+
+class DendriticPredictionSynapse(StandardSynapseType):
+    """Forward plasticity onto a :class:`DendriticSamplingNeuron`'s basal port: at each
+    presynaptic spike ``weight += eta * g`` with the target's learning signal ``g`` of that
+    moment, clipped to ``[w_min, w_max]`` (NEST's ``dendritic_prediction_synapse``)."""
+
+    default_parameters = {
+        "weight": 0.0,
+        "delay": None,
+        "eta": 0.01,
+        "w_min": -math.inf,
+        "w_max": math.inf,
+    }
+    parameter_checks: dict[str, Any] = {}  # weights are signed
 
 
 def _positive(value: Any) -> bool:

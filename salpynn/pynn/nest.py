@@ -28,6 +28,8 @@ from salpynn.pynn import models
 
 __all__ = [
     "Connections",
+    "DendriticPredictionSynapse",
+    "DendriticSamplingNeuron",
     "Projection",
     "SALSynapse",
     "SamplingNeuron",
@@ -48,15 +50,18 @@ def _scale(name: str) -> float:
     return WEIGHT_SCALE if name in SCALED else 1.0
 
 
+_NEURON_TRANSLATIONS = (
+    ("bias", "b"),
+    ("tau_refrac", "tau_ref"),
+    ("tau_syn", "tau_syn"),
+    ("lambda_apical", "lambda_apical"),
+)
+
+
 class SamplingNeuron(models.SamplingNeuron):
     __doc__ = models.SamplingNeuron.__doc__
 
-    translations = build_translations(
-        ("bias", "b"),
-        ("tau_refrac", "tau_ref"),
-        ("tau_syn", "tau_syn"),
-        ("lambda_apical", "lambda_apical"),
-    )
+    translations = build_translations(*_NEURON_TRANSLATIONS)
     variable_map = {"u": "u", "z": "z"}
     scale_factors = {"u": 1.0, "z": 1.0}
     nest_name = {"on_grid": "sampling_neuron", "off_grid": "sampling_neuron"}
@@ -69,6 +74,20 @@ class SamplingNeuron(models.SamplingNeuron):
 
     def get_receptor_type(self, name: str) -> int:
         return self.receptor_ports[name]
+
+
+class DendriticSamplingNeuron(models.DendriticSamplingNeuron, SamplingNeuron):
+    __doc__ = models.DendriticSamplingNeuron.__doc__
+
+    translations = build_translations(
+        *_NEURON_TRANSLATIONS,
+        ("avg_window", "avg_window"),
+        ("lambda_nudge", "lambda_nudge"),
+        ("u_target", "u_target"),
+        ("learning_gate", "learning_gate"),
+    )
+    variable_map = {**SamplingNeuron.variable_map, "u_bar": "u_bar", "v_bar": "v_bar"}
+    scale_factors = {**SamplingNeuron.scale_factors, "u_bar": 1.0, "v_bar": 1.0}
 
 
 _SYNAPSE_TRANSLATIONS = (
@@ -139,6 +158,18 @@ class SALSynapse(models.SALSynapse, NESTSynapseMixin):
         return self.nest_name + "_lbl"
 
 
+class DendriticPredictionSynapse(models.DendriticPredictionSynapse, NESTSynapseMixin):
+    __doc__ = models.DendriticPredictionSynapse.__doc__
+
+    translations = build_translations(
+        *_SYNAPSE_TRANSLATIONS,
+        ("eta", "eta", _scale("eta")),
+        ("w_min", "w_min", _scale("w_min")),
+        ("w_max", "w_max", _scale("w_max")),
+    )
+    nest_name = "dendritic_prediction_synapse"
+
+
 class SignedStaticSynapse(models.SignedStaticSynapse, NESTSynapseMixin):
     __doc__ = models.SignedStaticSynapse.__doc__
 
@@ -155,7 +186,7 @@ class Projection(models.CheckedProjection, pyNN.nest.Projection):
     """
 
     def _rescaled(self, names: list[str], values: list[Any]) -> list[Any]:
-        if not isinstance(self.synapse_type, SALSynapse):
+        if not isinstance(self.synapse_type, (SALSynapse, DendriticPredictionSynapse)):
             return values
         return [
             v / WEIGHT_SCALE if name in SCALED and name != "weight" else v
