@@ -105,8 +105,8 @@ towards a target,
     u(t) = b + basal + lambda_apical * apical + lambda_nudge * (u_target - v_bar(t - h) - b)
 
 with ``v_bar(t - h)`` the basal average before this step (0 before the first).
-``u_sum`` and ``n_sum`` accumulate ``u`` over the steps since they were last
-set (to 0), for time-averaged readouts.
+``u_sum`` and ``v_sum`` accumulate ``u`` and the basal input over the
+``n_sum`` steps since they were last set (to 0), for time-averaged readouts.
 
 Implementation: while ``u`` stays constant the steps are independent Bernoulli
 trials, so instead of one random number per step the neuron draws the number
@@ -162,6 +162,7 @@ State variables
                             multiple of the resolution)
  u_bar, v_bar       real    The boxcar averages (read-only; 0 when off)
  u_sum              real    Sum of u since last set (averaging on only)
+ v_sum              real    Sum of the basal input since last set (ditto)
  n_sum              int     Number of steps in u_sum (>= 0)
 ==================  ======  ===================================================
 
@@ -380,6 +381,7 @@ private:
     std::vector< double > g_;    //!< learning signal per step, indexed step % size
     std::vector< long > g_step_; //!< the step each slot of g_ belongs to (-1: none)
     double u_sum_;
+    double v_sum_;
     long n_sum_;
 
     Averages_();
@@ -799,6 +801,7 @@ inline sampling_neuron::Averages_::Averages_()
   , u_bar_( 0.0 )
   , v_bar_( 0.0 )
   , u_sum_( 0.0 )
+  , v_sum_( 0.0 )
   , n_sum_( 0 )
 {
 }
@@ -945,6 +948,7 @@ sampling_neuron::get_status( Dictionary& d ) const
   d[ "u_bar" ] = A_.u_bar_;
   d[ "v_bar" ] = A_.v_bar_;
   d[ "u_sum" ] = A_.u_sum_;
+  d[ "v_sum" ] = A_.v_sum_;
   d[ "n_sum" ] = A_.n_sum_;
   nest::ArchivingNode::get_status( d );
   d[ nest::names::recordables ] = recordablesMap_.get_list();
@@ -964,13 +968,16 @@ sampling_neuron::set_status( const Dictionary& d )
   State_ stmp = S_;
   stmp.set( d, ptmp );
   double u_sum = A_.u_sum_;
+  double v_sum = A_.v_sum_;
   long n_sum = A_.n_sum_;
   d.update_value( "u_sum", u_sum );
+  d.update_value( "v_sum", v_sum );
   d.update_value( "n_sum", n_sum );
-  if ( not std::isfinite( u_sum ) or n_sum < 0 )
+  if ( not std::isfinite( u_sum ) or not std::isfinite( v_sum ) or n_sum < 0 )
   {
-    throw nest::BadProperty( "sampling_neuron: u_sum must be finite and n_sum >= 0; got u_sum = "
-                             + format_number_( u_sum ) + ", n_sum = " + std::to_string( n_sum ) + "." );
+    throw nest::BadProperty(
+      "sampling_neuron: u_sum and v_sum must be finite and n_sum >= 0; got u_sum = " + format_number_( u_sum )
+      + ", v_sum = " + format_number_( v_sum ) + ", n_sum = " + std::to_string( n_sum ) + "." );
   }
   nest::ArchivingNode::set_status( d );
   if ( ptmp.psp_ != P_.psp_ )
@@ -986,6 +993,7 @@ sampling_neuron::set_status( const Dictionary& d )
     A_.v_bar_ = 0.0;
   }
   A_.u_sum_ = u_sum;
+  A_.v_sum_ = v_sum;
   A_.n_sum_ = n_sum;
   P_ = ptmp;
   S_ = stmp;
@@ -1023,6 +1031,7 @@ sampling_neuron::update_averages_( long t_step, double u )
   A_.g_[ slot ] = g;
   A_.g_step_[ slot ] = t_step;
   A_.u_sum_ += u;
+  A_.v_sum_ += B_.basal_.sum_;
   ++A_.n_sum_;
 }
 

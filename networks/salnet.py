@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from salpynn.networks.blocks import BlockProjection
 from salpynn.networks.sampling import sampling_celltype
 
 from salpynn.rule import PairRule
@@ -88,16 +89,6 @@ class SALNetParameters:
         return [(self.layers[i + 1], self.layers[i]) for i in range(len(self.layers) - 1)]
 
 
-class _Bulk:
-    """One projection's connections as ``(copy, post_in_layer, pre_in_layer)`` indices."""
-
-    def __init__(self, backend: Backend, projection: Any, post_size: int, pre_size: int) -> None:
-        self.backend = backend
-        self.connections = backend.connections(projection)
-        pre, post = self.connections.pre, self.connections.post
-        self.local = (post // post_size, post % post_size, pre % pre_size)
-
-
 class SALNet:
     """Build, run and read/write a SALNet on any salpynn PyNN backend."""
 
@@ -120,8 +111,8 @@ class SALNet:
             raise ValueError(f"biases must have sizes {list(params.layers)}")
         self._w0, self._b0, self._bias0 = w, b_fb, biases
         self.populations: list[Any] = []
-        self.forward: list[_Bulk] = []
-        self.feedback: list[_Bulk] = []
+        self.forward: list[BlockProjection] = []
+        self.feedback: list[BlockProjection] = []
         self.projections: dict[str, Any] = {}  # "W0", "B0", ...: the PyNN projections
         self.bias_offset = 0.0
 
@@ -141,97 +132,51 @@ class SALNet:
             self.populations.append(population)
         for layer, (w, b) in enumerate(zip(self._w0, self._b0, strict=True)):
             lower, upper = self.populations[layer], self.populations[layer + 1]
-            n_up, n_low = p.shapes[layer]
-            self.forward.append(self._project(lower, upper, w, None, n_up, n_low, f"W{layer}"))
+            self.forward.append(self._project(lower, upper, w, None, f"W{layer}"))
             # Feedback i -> k carries B[i, k]: the transpose in (post, pre) order.
-            self.feedback.append(self._project(upper, lower, b.T, p.rule, n_low, n_up, f"B{layer}"))
+            self.feedback.append(self._project(upper, lower, np.transpose(b), p.rule, f"B{layer}"))
         return self
 
     def _project(
-        self,
-        pre: Any,
-        post: Any,
-        matrix: Any,
-        rule: PairRule | None,
-        n_post: int,
-        n_pre: int,
-        label: str,
-    ) -> _Bulk:
+        self, pre: Any, post: Any, matrix: Any, rule: PairRule | None, label: str
+    ) -> BlockProjection:
         """Block-diagonal copies of ``matrix[post, pre]``."""
-        c = self.params.copies
-        rows = []
         m = np.asarray(matrix, dtype=float)
-        k, j = np.nonzero(np.ones_like(m, dtype=bool))
-        for copy in range(c):
-            rows.extend(
-                zip(
-                    (j + copy * n_pre).tolist(),
-                    (k + copy * n_post).tolist(),
-                    m[k, j].tolist(),
-                    strict=True,
-                )
-            )
         if rule is None:
             synapse = self.backend.SignedStaticSynapse(delay=self.params.delay)
         else:
             synapse = self.backend.SALSynapse.from_rule(rule, delay=self.params.delay)
-        projection = self.backend.projection(
+        block = BlockProjection(
+            self.backend,
             pre,
             post,
-            self.sim.FromListConnector(rows, column_names=["weight"]),
+            np.broadcast_to(m, (self.params.copies, *m.shape)),
             synapse,
-            receptor_type="basal",
             label=label,
         )
-        self.projections[label] = projection
-        return _Bulk(self.backend, projection, n_post, n_pre)
+        self.projections[label] = block.projection
+        return block
 
     def run(self, duration: float) -> None:
         self.sim.run(duration)
 
-    def _read(self, bulk: _Bulk, shape: tuple[int, int]) -> NDArray[np.float64]:
-        out = np.zeros((self.params.copies, *shape))
-        parts = self.backend.allgather((bulk.local, bulk.connections.get("weight")))
-        for index, values in parts:
-            out[index] = values
-        return out
-
     def weights(self) -> tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]:
         """``(W, B)``: per layer arrays ``(copies, n_{l+1}, n_l)``, identical on every rank."""
-        w = [
-            self._read(bulk, shape)
-            for bulk, shape in zip(self.forward, self.params.shapes, strict=True)
-        ]
-        b = [
-            self._read(bulk, shape[::-1]).transpose(0, 2, 1)
-            for bulk, shape in zip(self.feedback, self.params.shapes, strict=True)
-        ]
-        return w, b
+        return [block.get() for block in self.forward], self.feedback_weights()
 
     def feedback_weights(self) -> list[NDArray[np.float64]]:
         """``B`` only (``W`` never changes): per layer ``(copies, n_{l+1}, n_l)``."""
-        return [
-            self._read(bulk, shape[::-1]).transpose(0, 2, 1)
-            for bulk, shape in zip(self.feedback, self.params.shapes, strict=True)
-        ]
+        return [block.get().transpose(0, 2, 1) for block in self.feedback]
 
     def set_feedback(self, b_fb: list[NDArray[np.float64]]) -> None:
         """Write ``B`` (per layer ``(n_{l+1}, n_l)``, the same in every copy, or with a copy
         axis)."""
-        for bulk, matrix in zip(self.feedback, b_fb, strict=True):
-            m = np.asarray(matrix, dtype=float)
-            if m.ndim == 2:
-                m = np.broadcast_to(m, (self.params.copies, *m.shape))
-            copy, post, pre = bulk.local
-            bulk.connections.set(weight=m.transpose(0, 2, 1)[copy, post, pre])
+        for block, matrix in zip(self.feedback, b_fb, strict=True):
+            block.set(np.swapaxes(np.asarray(matrix, dtype=float), -1, -2))
 
     def set_forward(self, w: list[NDArray[np.float64]]) -> None:
-        for bulk, matrix in zip(self.forward, w, strict=True):
-            m = np.broadcast_to(
-                np.asarray(matrix, dtype=float), (self.params.copies, *matrix.shape)
-            )
-            copy, post, pre = bulk.local
-            bulk.connections.set(weight=m[copy, post, pre])
+        for block, matrix in zip(self.forward, w, strict=True):
+            block.set(matrix)
 
     def set_biases(self, biases: list[NDArray[np.float64]]) -> None:
         for population, bias in zip(self.populations, biases, strict=True):

@@ -44,11 +44,13 @@ def escape_probability(u: float, n_ref: int, escape: str = "logistic") -> float:
 
 @dataclass
 class PredictionTrajectory:
-    """What :func:`prediction_trajectory` computes: per step ``u``, ``u_bar``, ``v_bar``, ``g``
+    """What :func:`prediction_trajectory` computes: per step ``u``, the basal input ``v``,
+    ``u_bar``, ``v_bar``, ``g``
     (index ``t - 1`` for step ``t``), the weight after each presynaptic spike (in the order of
     the spikes given) and the final weights."""
 
     u: NDArray[np.float64]
+    v: NDArray[np.float64]
     u_bar: NDArray[np.float64]
     v_bar: NDArray[np.float64]
     g: NDArray[np.float64]
@@ -107,7 +109,7 @@ def prediction_trajectory(
     arrive, end = np.zeros(n_steps + 2), np.zeros(n_steps + 2)
     n_arrive, n_end = np.zeros(n_steps + 2, dtype=np.int64), np.zeros(n_steps + 2, dtype=np.int64)
     running = 0
-    out = {k: np.zeros(n_steps) for k in ("u", "u_bar", "v_bar", "g")}
+    out = {k: np.zeros(n_steps) for k in ("u", "v", "u_bar", "v_bar", "g")}
     spike_weights = np.zeros(len(stamps))
     u_ring, v_ring = np.zeros(n_avg), np.zeros(n_avg)
     pos = count = 0
@@ -148,7 +150,7 @@ def prediction_trajectory(
                 escape_probability(u_bar, n_ref, escape)
                 - escape_probability(v_bar + b, n_ref, escape)
             )
-        for name, value in (("u", u), ("u_bar", u_bar), ("v_bar", v_bar), ("g", g)):
+        for name, value in (("u", u), ("v", basal), ("u_bar", u_bar), ("v_bar", v_bar), ("g", g)):
             out[name][t - 1] = value
         while k < len(order) and stamps[order[k]] == t:
             i = order[k]

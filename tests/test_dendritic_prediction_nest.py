@@ -142,9 +142,10 @@ class TestAgainstReference:
                       u_target=u_target, gate=gate)  # fmt: skip
         # The weights did learn, in both directions, and the gate held them in chunk 2.
         assert np.ptp(ref.g) > 0.05
-        status = post.get(["u_sum", "n_sum"])
+        status = post.get(["u_sum", "v_sum", "n_sum"])
         assert status["n_sum"] == n_steps
         assert status["u_sum"] == pytest.approx(ref.u.sum(), rel=1e-12)
+        assert status["v_sum"] == pytest.approx(ref.v.sum(), rel=1e-12)
 
     @pytest.mark.parametrize(
         ("delay", "parrot_delay"), [(0.1, None), (1.5, None), (0.5, 0.5)]
@@ -242,10 +243,11 @@ class TestNeuron:
     def test_sums_can_be_reset(self, nest):
         post, *_ = build(nest, [[1.0]], [0.5], eta=0.0, neuron={"b": 0.25})
         nest.Simulate(10.0)
-        post.set(u_sum=0.0, n_sum=0)
+        post.set(u_sum=0.0, v_sum=0.0, n_sum=0)
         nest.Simulate(3.0)
         assert post.n_sum == 30
         assert post.u_sum == pytest.approx(30 * 0.25)
+        assert post.v_sum == 0.0
 
 
 class TestRefusals:
