@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "salnet": "salpynn.experiments.salnet",
     "deepnet": "salpynn.experiments.deepnet",
     "align-rules": "salpynn.experiments.align_rules",
+    "microcircuit": "salpynn.experiments.microcircuit",
 }
 
 

@@ -87,6 +87,14 @@ class Backend:
         """Set per-neuron parameters (PyNN names and units) of a whole population at once."""
         self._impl.set_cells(population, **values)
 
+    def get_cells(self, population: Any, *names: str) -> dict[str, Any]:
+        """Per-neuron values (PyNN parameter names, or the dendritic neurons' accumulators
+        ``u_sum``, ``v_sum``, ``n_sum``) of a whole population, on every rank (NEST)."""
+        getter = getattr(self._impl, "get_cells", None)
+        if getter is None:
+            raise NotImplementedError(f"get_cells is not available on {self.name}")
+        return getter(self, population, *names)
+
     @property
     def _impl(self) -> ModuleType:
         return importlib.import_module(f"salpynn.pynn.{self.name}")

@@ -128,8 +128,9 @@ class DendriticSamplingNeuron(SamplingNeuron):
         "u_target": 0.0,
         "learning_gate": 1.0,
     }
-    recordable = [*SamplingNeuron.recordable, "u_bar", "v_bar"]
-    units = {**SamplingNeuron.units, "u_bar": "dimensionless", "v_bar": "dimensionless"}
+    recordable = [*SamplingNeuron.recordable, "u_bar", "v_bar", "psp_apical"]
+    units = {**SamplingNeuron.units, "u_bar": "dimensionless", "v_bar": "dimensionless",
+             "psp_apical": "dimensionless"}  # fmt: skip
 
     def __init__(self, escape: str = "logistic", psp: str = "rect", **parameters: Any) -> None:
         window = parameters.get("avg_window", self.default_parameters["avg_window"])

@@ -35,6 +35,7 @@ __all__ = [
     "SamplingNeuron",
     "SignedStaticSynapse",
     "SpikeReader",
+    "get_cells",
     "set_cells",
 ]
 
@@ -86,8 +87,9 @@ class DendriticSamplingNeuron(models.DendriticSamplingNeuron, SamplingNeuron):
         ("u_target", "u_target"),
         ("learning_gate", "learning_gate"),
     )
-    variable_map = {**SamplingNeuron.variable_map, "u_bar": "u_bar", "v_bar": "v_bar"}
-    scale_factors = {**SamplingNeuron.scale_factors, "u_bar": 1.0, "v_bar": 1.0}
+    variable_map = {**SamplingNeuron.variable_map, "u_bar": "u_bar", "v_bar": "v_bar",
+                    "psp_apical": "psp_apical"}  # fmt: skip
+    scale_factors = {**SamplingNeuron.scale_factors, "u_bar": 1.0, "v_bar": 1.0, "psp_apical": 1.0}
 
 
 _SYNAPSE_TRANSLATIONS = (
@@ -301,14 +303,52 @@ class SpikeReader:
         return times, senders
 
 
+#: State of ``sampling_neuron`` that :func:`set_cells` and :func:`get_cells` pass through
+#: under its native name (no PyNN parameter): the accumulators of time-averaged read-outs.
+NATIVE_STATE = {"u_sum": float, "v_sum": float, "n_sum": int, "u_bar": float, "v_bar": float,
+                "psp_basal": float, "psp_apical": float}  # fmt: skip
+
+
+def _native_name(population: Any, name: str) -> str:
+    if name in NATIVE_STATE:
+        return name
+    entry = population.celltype.translations[name]
+    if entry["forward_transform"] != name:
+        raise ValueError(f"{name} needs a unit conversion; use Population.set")
+    return entry["translated_name"]
+
+
+def _local_nodes(population: Any) -> tuple[np.ndarray, Any]:
+    index = np.flatnonzero(population._mask_local)
+    return index, population.node_collection[index.tolist()] if index.size else None
+
+
 def set_cells(population: Any, **values: Any) -> None:
     """Set per-neuron parameters with one NEST call (PyNN names; no unit conversion needed
-    for the parameters allowed here)."""
-    translations = population.celltype.translations
+    for the parameters allowed here; also the :data:`NATIVE_STATE` accumulators).  Values are
+    one per neuron of the whole population; each rank sets its own."""
     native = {}
+    index, nodes = _local_nodes(population)
+    if nodes is None:
+        return
     for name, value in values.items():
-        entry = translations[name]
-        if entry["forward_transform"] != name:
-            raise ValueError(f"{name} needs a unit conversion; use Population.set")
-        native[entry["translated_name"]] = np.asarray(value, dtype=float).reshape(-1).tolist()
-    population.node_collection.set(**native)
+        cast = NATIVE_STATE.get(name, float)
+        arr = np.broadcast_to(np.asarray(value, dtype=float).reshape(-1), (population.size,))
+        native[_native_name(population, name)] = [cast(v) for v in arr[index]]
+    nodes.set(**native)
+
+
+def get_cells(backend: Any, population: Any, *names: str) -> dict[str, np.ndarray]:
+    """Per-neuron values of parameters (PyNN names) or :data:`NATIVE_STATE`, for the whole
+    population on every rank."""
+    index, nodes = _local_nodes(population)
+    local: dict[str, np.ndarray] = {}
+    if nodes is not None:
+        got = nodes.get([_native_name(population, n) for n in names])
+        for name in names:
+            local[name] = np.atleast_1d(np.asarray(got[_native_name(population, name)], float))
+    out = {name: np.zeros(population.size) for name in names}
+    for idx, part in backend.allgather((index, local)):
+        for name, values in part.items():
+            out[name][idx] = values
+    return out
