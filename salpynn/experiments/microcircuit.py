@@ -363,7 +363,7 @@ def run(config: MicrocircuitConfig, out: Path, progress: bool = True) -> dict[st
     if checkpoint.is_file():
         from salpynn.safety import load_npz
 
-        saved = load_npz(checkpoint)
+        saved = load_npz(checkpoint, "checkpoint", "delete it to start the run again from epoch 0")
         if str(saved["key"]) == key:
             start_epoch = int(saved["epoch"])
             w = [saved[f"W{i}"] for i in range(len(w))]
@@ -417,10 +417,11 @@ def run(config: MicrocircuitConfig, out: Path, progress: bool = True) -> dict[st
                 )
     wall = time.perf_counter() - t0
     drift = trainer.max_sync_drift
+    # Collective reads: every rank, before the kernel ends.
+    w, b = trainer.net.forward_weights(), trainer.net.feedback_weights()
     backend.sim.end()
     if rank != 0:
         return None
-    w, b = trainer.net.forward_weights(), trainer.net.feedback_weights()
     return _write(config, out, np.array(history), w, b, targets, wall, drift, start_epoch)
 
 

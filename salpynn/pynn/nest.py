@@ -98,7 +98,62 @@ _SYNAPSE_TRANSLATIONS = (
 )
 
 
-class SALSynapse(models.SALSynapse, NESTSynapseMixin):
+class _PlasticSynapseMixin:
+    """NEST side of a plastic synapse type whose parameters are mostly homogeneous.
+
+    While a projection is built (:meth:`connecting`), only weight, delay and per-connection
+    values go through ``Connect``; homogeneous parameters (and :meth:`_string_defaults`)
+    become the defaults of the projection's label model (:meth:`_get_nest_synapse_model`).
+    PyNN on MPI-enabled NEST cannot pass per-connection lists of anything but weights and
+    delays, so this keeps such projections working under mpirun.  Use
+    :meth:`salpynn.pynn.Backend.projection`, which enters the context.
+    """
+
+    _connecting = False
+
+    @contextmanager
+    def connecting(self) -> Iterator[None]:
+        """Context in which a projection with this synapse type is built."""
+        self._connecting = True
+        try:
+            yield
+        finally:
+            self._connecting = False
+
+    def _string_defaults(self) -> dict[str, Any]:
+        return {}
+
+    def translate(self, parameters: ParameterSpace, copy: bool = True) -> ParameterSpace:
+        native = super().translate(parameters, copy=copy)  # type: ignore[misc]
+        if not self._connecting:
+            return native
+        kept = {
+            name: value
+            for name, value in native.items()
+            if name in ("weight", "delay") or not value.is_homogeneous
+        }
+        return ParameterSpace(kept, shape=native.shape)
+
+    def _get_nest_synapse_model(self) -> str:
+        # String parameters cannot go through Connect's syn_spec either: they and the
+        # homogeneous parameters are set on the label model's defaults right before this
+        # projection's connections are created (connections copy the defaults).
+        full = super().translate(self.parameter_space)  # type: ignore[misc]
+        defaults: dict[str, Any] = self._string_defaults()
+        for name, value in full.items():
+            if name != "delay" and value.is_homogeneous:
+                value.shape = (1,)
+                defaults[name] = float(value.evaluate(simplify=True))
+        if "weight" not in defaults:  # inhomogeneous weights: the default must lie in bounds
+            low = defaults.get("w_min", -np.inf)
+            high = defaults.get("w_max", np.inf)
+            defaults["weight"] = float(np.clip(0.0, low, high))
+        name = self.nest_name + "_lbl"  # type: ignore[attr-defined]
+        nest.SetDefaults(name, defaults)
+        return name
+
+
+class SALSynapse(_PlasticSynapseMixin, models.SALSynapse, NESTSynapseMixin):
     __doc__ = models.SALSynapse.__doc__
 
     translations = build_translations(
@@ -114,53 +169,13 @@ class SALSynapse(models.SALSynapse, NESTSynapseMixin):
     )
     nest_name = "sal_synapse"
 
-    _connecting = False
-
-    @contextmanager
-    def connecting(self) -> Iterator[None]:
-        """While a projection is built, pass only weight, delay and per-connection values.
-
-        Homogeneous parameters become model defaults (:meth:`_get_nest_synapse_model`):
-        PyNN on MPI-enabled NEST cannot set per-connection lists of anything but weights and
-        delays, so this keeps SAL projections with homogeneous rules working under mpirun.
-        Use :meth:`salpynn.pynn.Backend.projection`, which enters this context.
-        """
-        self._connecting = True
-        try:
-            yield
-        finally:
-            self._connecting = False
-
-    def translate(self, parameters: ParameterSpace, copy: bool = True) -> ParameterSpace:
-        native = super().translate(parameters, copy=copy)
-        if not self._connecting:
-            return native
-        kept = {
-            name: value
-            for name, value in native.items()
-            if name in ("weight", "delay") or not value.is_homogeneous
-        }
-        return ParameterSpace(kept, shape=native.shape)
-
-    def _get_nest_synapse_model(self) -> str:
-        # String parameters cannot go through Connect's syn_spec either: window, pairing and
-        # the homogeneous parameters are set on the label model's defaults right before this
-        # projection's connections are created (connections copy the defaults).
-        full = super().translate(self.parameter_space)
-        defaults: dict[str, Any] = {"window": self.window, "pairing": self.pairing}
-        for name, value in full.items():
-            if name != "delay" and value.is_homogeneous:
-                value.shape = (1,)
-                defaults[name] = float(value.evaluate(simplify=True))
-        if "weight" not in defaults:  # inhomogeneous weights: the default must lie in bounds
-            low = defaults.get("w_min", -np.inf)
-            high = defaults.get("w_max", np.inf)
-            defaults["weight"] = float(np.clip(0.0, low, high))
-        nest.SetDefaults(self.nest_name + "_lbl", defaults)
-        return self.nest_name + "_lbl"
+    def _string_defaults(self) -> dict[str, Any]:
+        return {"window": self.window, "pairing": self.pairing}
 
 
-class DendriticPredictionSynapse(models.DendriticPredictionSynapse, NESTSynapseMixin):
+class DendriticPredictionSynapse(
+    _PlasticSynapseMixin, models.DendriticPredictionSynapse, NESTSynapseMixin
+):
     __doc__ = models.DendriticPredictionSynapse.__doc__
 
     translations = build_translations(
