@@ -127,7 +127,7 @@ class Microcircuit:
         self.w_ip: list[BlockProjection] = []
         self.w_pi: list[BlockProjection] = []
         self._symmetrising = False
-        self._last_sync_error = 0.0
+        self._synced_w: list[NDArray] | None = None  # W[1:] at the last sync while connected
 
     # ------------------------------------------------------------------ build
 
@@ -219,13 +219,18 @@ class Microcircuit:
         if on:
             for block in (*self.w_ip, *self.w_pi):
                 block.set(0.0)
+            self._synced_w = None
         else:
             self.sync()
 
     def sync(self, transport: bool = False) -> float:
         """Impose the self-predicting state: ``W_IP[l] = W[l]``, ``W_PI[l] = -B[l]``; with
-        ``transport`` first ``B[l] = W[l]^T`` (backprop).  Returns the largest change of an
-        interneuron weight this sync made (the drift since the last one)."""
+        ``transport`` first ``B[l] = W[l]^T`` (backprop).
+
+        Returns the largest deviation ``|W_IP - W|`` that the interneurons ran with since the
+        last sync (forward learning moves ``W`` in between; ``B`` changes only while the
+        interneurons are disconnected or at a sync), 0 right after a symmetrisation phase.
+        """
         if self._symmetrising or self.params.teacher:
             return 0.0
         w = self.forward_weights()
@@ -234,16 +239,13 @@ class Microcircuit:
             zip(self.feedback, self.w_ip, self.w_pi, strict=True)
         ):
             w_next = w[layer + 1]
+            if self._synced_w is not None:
+                drift = max(drift, float(np.abs(self._synced_w[layer] - w_next).max()))
             if transport:
                 b_block.set(np.swapaxes(w_next, 1, 2))
-            b = b_block.get()
-            old_ip, old_pi = ip.get(), pi.get()
-            drift = max(
-                drift, float(np.abs(old_ip - w_next).max()), float(np.abs(old_pi + b).max())
-            )
             ip.set(w_next)
-            pi.set(-b)
-        self._last_sync_error = drift
+            pi.set(-b_block.get())
+        self._synced_w = [m.copy() for m in w[1:]]
         return drift
 
     # ------------------------------------------------------------------ read

@@ -540,6 +540,161 @@ def plot_run(history: np.ndarray, n_hidden: int, config: MicrocircuitConfig, pat
     return save_png(fig, path)
 
 
+_COLOURS = {"sal": "C0", "bp": "C2", "fa": "C3"}
+
+
+def _load_groups(runs: list[tuple[Path, dict[str, Any]]]) -> dict[tuple[str, str], list[Any]]:
+    """(dims, method) -> [(history, summary)], histories ``(epochs + 1, seeds, columns)``."""
+    from salpynn.safety import load_npz
+
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for folder, summary in runs:
+        data = load_npz(folder / "history.npz", "history", "run the experiment again")
+        dims = ",".join(str(n) for n in summary["dims"])
+        groups.setdefault((dims, summary["method"]), []).append((data["history"], summary))
+    return groups
+
+
+def _stacked(members: list[Any]) -> np.ndarray:
+    """All seeds of a group side by side, cut to the shortest history."""
+    n = min(h.shape[0] for h, _ in members)
+    return np.concatenate([h[:n] for h, _ in members], axis=1)
+
+
+def table(runs: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per (dims, method): seeds, median final losses, alignment errors and angles per
+    hidden layer and, for one cell per layer, the median final W and B (Fig. 6's numbers)."""
+    rows = []
+    for (dims, method), members in sorted(_load_groups(runs).items()):
+        h = _stacked(members)
+        n_hidden = len(members[0][1]["angle_final"])
+        last = h[-1]
+        row: dict[str, Any] = {
+            "dims": dims,
+            "method": method,
+            "seeds": last.shape[0],
+            "epochs": int(h[-1, 0, 0]),
+            "val_loss_median": float(np.median(last[:, 1])),
+            "val_loss_free_median": float(np.median(last[:, 2])),
+        }
+        for layer in range(n_hidden):
+            row[f"alignment_error_{layer + 1}"] = float(np.median(last[:, 3 + layer]))
+            row[f"angle_{layer + 1}"] = float(np.median(last[:, 3 + n_hidden + layer]))
+        if dims == "1,1,1":
+            w10, w21, b12 = (last[:, 3 + 2 * n_hidden + k] for k in range(3))
+            row.update(
+                W10=float(np.median(w10)),
+                W21=float(np.median(w21)),
+                B12=float(np.median(b12)),
+                B12_over_W21=float(np.median(b12 / w21)),
+            )
+        rows.append(row)
+    return rows
+
+
+def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any) -> list[Path]:
+    """Fig. 6 from finished runs: ``microcircuit-loss.png`` (validation loss, median and IQR
+    over seeds, per method and architecture), ``microcircuit-weights.png`` (final W_10, W_21,
+    B_12 against the teacher's 2.0 and one seed's trajectories, [1, 1, 1]),
+    ``microcircuit-angles.png`` (per-layer angle(B^T, W) per method) and ``microcircuit.csv``
+    (:func:`table`).  The drift-field options of ``salpynn plot`` are unused."""
+    import csv
+    import io
+
+    from salpynn.analysis.plots import pyplot, save_png
+
+    plt = pyplot()
+    groups = _load_groups(runs)
+    archs = sorted({d for d, _ in groups}, key=lambda d: (len(d), d))
+    paths = []
+
+    fig, axes = plt.subplots(
+        1, len(archs), figsize=(4 * len(archs), 3.3), squeeze=False, constrained_layout=True
+    )
+    for ax, dims in zip(axes[0], archs, strict=True):
+        for method in METHODS:
+            if (dims, method) not in groups:
+                continue
+            h = _stacked(groups[(dims, method)])
+            q = np.percentile(h[:, :, 1], [25, 50, 75], axis=1)
+            epochs = h[:, 0, 0]
+            ax.plot(epochs, q[1], color=_COLOURS[method], label=f"{method} ({h.shape[1]} seeds)")
+            ax.fill_between(epochs, q[0], q[2], color=_COLOURS[method], alpha=0.2)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation loss (nudged output)")
+        ax.set_title(f"dims [{dims}]", fontsize=9)
+        ax.legend(fontsize=7, frameon=False)
+    fig.suptitle("microcircuits: validation loss (median, IQR over seeds)", fontsize=10)
+    paths.append(save_png(fig, out / "microcircuit-loss.png"))
+
+    if any(d == "1,1,1" for d, _ in groups):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), constrained_layout=True)
+        names = ("W10", "W21", "B12")
+        for k, method in enumerate(m for m in METHODS if ("1,1,1", m) in groups):
+            last = _stacked(groups[("1,1,1", method)])[-1]
+            for i in range(3):
+                values = last[:, 3 + 2 + i]
+                x = i + (k - 1) * 0.25
+                axes[0].scatter(
+                    np.full(values.size, x),
+                    values,
+                    s=8,
+                    color=_COLOURS[method],
+                    label=method if i == 0 else None,
+                )
+                axes[0].plot([x - 0.1, x + 0.1], [np.median(values)] * 2, color="k", lw=1)
+        axes[0].axhline(2.0, color="0.5", ls="--", lw=0.8)
+        axes[0].set_xticks(range(3), names)
+        axes[0].set_ylabel("final weight (teacher: 2.0)")
+        axes[0].legend(fontsize=7, frameon=False)
+        if ("1,1,1", "sal") in groups:
+            h = groups[("1,1,1", "sal")][0][0]
+            for i, name in enumerate(names):
+                axes[1].plot(h[:, 0, 0], h[:, 0, 3 + 2 + i], label=name)
+            axes[1].axhline(2.0, color="0.5", ls="--", lw=0.8)
+            axes[1].set_xlabel("epoch")
+            axes[1].set_ylabel("weight (SAL, first seed)")
+            axes[1].legend(fontsize=7, frameon=False)
+        fig.suptitle("microcircuits [1, 1, 1]: weights", fontsize=10)
+        paths.append(save_png(fig, out / "microcircuit-weights.png"))
+
+    fig, axes = plt.subplots(
+        1, len(archs), figsize=(4 * len(archs), 3.3), squeeze=False, constrained_layout=True
+    )
+    for ax, dims in zip(axes[0], archs, strict=True):
+        for method in METHODS:
+            if (dims, method) not in groups:
+                continue
+            h = _stacked(groups[(dims, method)])
+            n_hidden = len(groups[(dims, method)][0][1]["angle_final"])
+            for layer in range(n_hidden):
+                ax.plot(
+                    h[:, 0, 0],
+                    np.median(h[:, :, 3 + n_hidden + layer], axis=1),
+                    color=_COLOURS[method],
+                    ls=("-", "--", ":")[layer % 3],
+                    label=f"{method} B{layer + 1}",
+                )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("angle(B^T, W) (deg, median)")
+        ax.set_title(f"dims [{dims}]", fontsize=9)
+        ax.legend(fontsize=7, frameon=False)
+    paths.append(save_png(fig, out / "microcircuit-angles.png"))
+
+    rows = table(runs)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    path = out / "microcircuit.csv"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(buffer.getvalue()))
+    paths.append(path)
+    return paths
+
+
 def _announce(config: MicrocircuitConfig, out: Path) -> str:
     per_epoch = (config.train_patterns + len(VALIDATION_VALUES)) * config.pattern_tau
     return (
@@ -574,6 +729,7 @@ EXPERIMENT = Experiment(
     config=MicrocircuitConfig,
     run=run,
     outputs=("summary.json", "metrics.csv", "history.npz", "microcircuit.png"),
+    figures=_figures,
     announce=_announce,
     report=_report,
     memory=_memory,

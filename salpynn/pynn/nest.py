@@ -244,17 +244,72 @@ def join_connection_collectives(projection: Any) -> None:
 
 
 class Connections:
-    """This rank's connections of a projection, in NEST's order, read and written in bulk in
-    PyNN units (:meth:`salpynn.pynn.Backend.connections`)."""
+    """This rank's connections of a projection, read and written in bulk in PyNN units
+    (:meth:`salpynn.pynn.Backend.connections`), in one fixed order (``pre``, ``post``).
+
+    NEST re-sorts a synapse model's connections by source whenever connections were added
+    since the last sort (at ``GetConnections`` and ``Simulate``), and its sort does not keep
+    the order of connections with the same source; a handle read before that addresses other
+    connections afterwards.  So the handle is re-read whenever the number of connections on
+    this rank has changed since it was read, and values are mapped from NEST's current order
+    to the order fixed when this object was made.
+    """
 
     def __init__(self, backend: Any, projection: Any) -> None:
         self.backend = backend
-        self.handle = projection.nest_connections
-        ends = self.handle.get(["source", "target"])
-        self.pre = np.atleast_1d(ends["source"]) - projection.pre.node_collection[0].global_id
-        self.post = np.atleast_1d(ends["target"]) - projection.post.node_collection[0].global_id
+        self.projection = projection
+        self._pre_id = projection.pre.node_collection[0].global_id
+        self._post_id = projection.post.node_collection[0].global_id
+        self._version: int | None = None
+        self._perm: np.ndarray | None = None  # NEST's order -> ours: ours = nest[perm]
+        self.handle, pre, post = self._read_handle()
+        self.pre, self.post = pre, post
+        self._keys = self._key(pre, post)
         self.checked = isinstance(projection.synapse_type, models.SALSynapse)
         self._fixed: dict[str, np.ndarray] = {}  # FIXED values as last read or set
+
+    def _key(self, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+        return pre.astype(np.int64) * (self.projection.post.size + 1) + post
+
+    def _read_handle(self) -> tuple[Any, np.ndarray, np.ndarray]:
+        self._version = int(nest.GetKernelStatus("num_connections"))
+        self.projection._connections = None  # PyNN's own cache may be stale as well
+        handle = self.projection.nest_connections
+        if len(handle) == 0:
+            return handle, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        ends = handle.get(["source", "target"])
+        pre = np.atleast_1d(np.asarray(ends["source"], dtype=np.int64)) - self._pre_id
+        post = np.atleast_1d(np.asarray(ends["target"], dtype=np.int64)) - self._post_id
+        return handle, pre, post
+
+    def _current(self) -> Any:
+        """The handle in NEST's current order (re-read if connections were added since)."""
+        if int(nest.GetKernelStatus("num_connections")) == self._version:
+            return self.handle
+        self.handle, pre, post = self._read_handle()
+        keys = self._key(pre, post)
+        if np.array_equal(keys, self._keys):
+            self._perm = None
+            return self.handle
+        if len(keys) != len(self._keys):
+            raise RuntimeError(
+                f"projection {self.projection.label!r} changed its number of connections on "
+                "this rank; salpynn's bulk access expects fixed projections"
+            )
+        perm = np.empty(len(keys), dtype=np.int64)
+        perm[np.argsort(self._keys, kind="stable")] = np.argsort(keys, kind="stable")
+        self._perm = perm
+        return self.handle
+
+    def _from_nest(self, values: np.ndarray) -> np.ndarray:
+        return values if self._perm is None else values[self._perm]
+
+    def _to_nest(self, values: list[float]) -> list[float]:
+        if self._perm is None:
+            return values
+        out = np.empty(len(values))
+        out[self._perm] = values
+        return out.tolist()
 
     #: Parameters the simulation never changes: read from NEST once, then tracked, so that
     #: checking a weight request (against w_min, w_max) costs no read-back per call.
@@ -262,7 +317,9 @@ class Connections:
 
     def get(self, name: str) -> np.ndarray:
         """Values of parameter ``name`` (e.g. ``"weight"``, ``"eta"``), one per connection."""
-        return np.atleast_1d(np.asarray(self.handle.get(name), dtype=float)) / _scale(name)
+        handle = self._current()
+        values = np.atleast_1d(np.asarray(handle.get(name), dtype=float)) / _scale(name)
+        return self._from_nest(values)
 
     def _stored(self, name: str) -> np.ndarray:
         if name not in self.FIXED:
@@ -277,12 +334,14 @@ class Connections:
         The whole request is checked first (NEST itself sets connection by connection)."""
         if self.checked:
             models.check_connection_request(values, self._stored, self.pre, self.post)
+        handle = self._current()
         native = {}
         for name, value in values.items():
             if np.ndim(value) == 0:
                 native[name] = float(value) * _scale(name)
             else:
-                native[name] = (np.asarray(value, dtype=float) * _scale(name)).tolist()
+                scaled = np.asarray(value, dtype=float) * _scale(name)
+                native[name] = self._to_nest(scaled.tolist())
         lists = [name for name, value in native.items() if isinstance(value, list)]
         if lists and self.backend.sim.num_processes() > 1:
             # PyNEST refuses per-connection lists under MPI; a list of per-connection
@@ -291,9 +350,9 @@ class Connections:
             rows = [dict(zip(lists, row, strict=True)) for row in columns]
             for row in rows:
                 row.update({k: v for k, v in native.items() if k not in lists})
-            self.handle.set(rows)
+            handle.set(rows)
         else:
-            self.handle.set(**native)
+            handle.set(**native)
         for name in self.FIXED:
             if name in values:
                 shape = (len(self.pre),)
