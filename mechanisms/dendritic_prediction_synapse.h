@@ -19,6 +19,8 @@
 #include "connection.h"
 #include "kernel_manager.h"
 
+#include "salpynn_util.h"
+
 #include "sampling_neuron.h"
 
 /* BeginUserDocs: synapse, dendritic prediction, plasticity
@@ -125,7 +127,7 @@ public:
   void
   check_connection( nest::Node& s, nest::Node& t, size_t receptor_type, const CommonPropertiesType& )
   {
-    check_weight_in_bounds_( weight_, w_min_, w_max_ );
+    check_weight_in_bounds( "dendritic_prediction_synapse", weight_, w_min_, w_max_ );
     if ( dynamic_cast< sampling_neuron* >( &t ) == nullptr )
     {
       throw nest::IllegalConnection( "dendritic_prediction_synapse: the target must be a sampling_neuron (it "
@@ -150,9 +152,6 @@ public:
   }
 
 private:
-  static std::string format_number_( double x );
-  static void check_weight_in_bounds_( double w, double w_min, double w_max );
-
   double weight_;
   double eta_;
   double w_min_;
@@ -170,28 +169,6 @@ dendritic_prediction_synapse< targetidentifierT >::dendritic_prediction_synapse(
   , w_min_( -std::numeric_limits< double >::infinity() )
   , w_max_( std::numeric_limits< double >::infinity() )
 {
-}
-
-template < typename targetidentifierT >
-std::string
-dendritic_prediction_synapse< targetidentifierT >::format_number_( double x )
-{
-  std::ostringstream out;
-  out << std::setprecision( 12 ) << x;
-  return out.str();
-}
-
-template < typename targetidentifierT >
-void
-dendritic_prediction_synapse< targetidentifierT >::check_weight_in_bounds_(
-  double w, double w_min, double w_max )
-{
-  if ( not( std::isfinite( w ) and w >= w_min and w <= w_max ) )
-  {
-    throw nest::BadProperty(
-      "dendritic_prediction_synapse: weight must be finite and lie in [w_min, w_max] = ["
-      + format_number_( w_min ) + ", " + format_number_( w_max ) + "]; got " + format_number_( w ) + "." );
-  }
 }
 
 template < typename targetidentifierT >
@@ -248,14 +225,14 @@ dendritic_prediction_synapse< targetidentifierT >::set_status( const Dictionary&
   if ( not std::isfinite( eta ) )
   {
     throw nest::BadProperty(
-      "dendritic_prediction_synapse: eta must be finite; got " + format_number_( eta ) + "." );
+      "dendritic_prediction_synapse: eta must be finite; got " + format_number( eta ) + "." );
   }
   if ( std::isnan( w_min ) or std::isnan( w_max ) or w_min > w_max )
   {
     throw nest::BadProperty( "dendritic_prediction_synapse: w_min must be <= w_max; got w_min = "
-                             + format_number_( w_min ) + ", w_max = " + format_number_( w_max ) + "." );
+                             + format_number( w_min ) + ", w_max = " + format_number( w_max ) + "." );
   }
-  check_weight_in_bounds_( weight, w_min, w_max );
+  check_weight_in_bounds( "dendritic_prediction_synapse", weight, w_min, w_max );
   ConnectionBase::set_status( d, cm );
   weight_ = weight;
   eta_ = eta;

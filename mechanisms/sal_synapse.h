@@ -22,6 +22,8 @@
 #include "connection.h"
 #include "kernel_manager.h"
 
+#include "salpynn_util.h"
+
 /* BeginUserDocs: synapse, spike-timing-dependent plasticity
 
 Short description
@@ -221,7 +223,7 @@ public:
   {
     // The weight and the delay may have been set through Connect() after set_status(); this
     // is the last point at which a new connection can still be refused.
-    check_weight_in_bounds_( weight_, w_min_, w_max_ );
+    check_weight_in_bounds( "sal_synapse", weight_, w_min_, w_max_ );
     check_dendritic_delay_( dendritic_delay_, get_delay() );
     ConnTestDummyNode dummy_target;
     ConnectionBase::check_connection_( dummy_target, s, t, receptor_type );
@@ -235,8 +237,6 @@ public:
   }
 
 private:
-  static std::string format_number_( double x );
-  static void check_weight_in_bounds_( double w, double w_min, double w_max );
   static void check_dendritic_delay_( double dendritic_delay, double delay );
 
   //! False for a model's prototype (SetDefaults, CopyModel) and for a connection that is
@@ -347,27 +347,6 @@ sal_synapse< targetidentifierT >::sal_synapse()
 }
 
 template < typename targetidentifierT >
-std::string
-sal_synapse< targetidentifierT >::format_number_( double x )
-{
-  std::ostringstream out;
-  out << std::setprecision( 12 ) << x;
-  return out.str();
-}
-
-template < typename targetidentifierT >
-void
-sal_synapse< targetidentifierT >::check_weight_in_bounds_( double w, double w_min, double w_max )
-{
-  if ( not( std::isfinite( w ) and w >= w_min and w <= w_max ) )
-  {
-    throw nest::BadProperty( "sal_synapse: weight must be finite and lie in [w_min, w_max] = ["
-                             + format_number_( w_min ) + ", " + format_number_( w_max ) + "]; got "
-                             + format_number_( w ) + "." );
-  }
-}
-
-template < typename targetidentifierT >
 void
 sal_synapse< targetidentifierT >::check_dendritic_delay_( double dendritic_delay, double delay )
 {
@@ -376,12 +355,12 @@ sal_synapse< targetidentifierT >::check_dendritic_delay_( double dendritic_delay
     = "sal_synapse: dendritic_delay must be -1 (the whole delay) or in [0, delay] ms; got ";
   if ( dendritic_delay != -1.0 and not( dendritic_delay >= 0.0 and std::isfinite( dendritic_delay ) ) )
   {
-    throw nest::BadProperty( expected + format_number_( dendritic_delay ) + " ms." );
+    throw nest::BadProperty( expected + format_number( dendritic_delay ) + " ms." );
   }
   if ( dendritic_delay > delay + nest::kernel().connection_manager.get_stdp_eps() )
   {
     throw nest::BadProperty(
-      expected + format_number_( dendritic_delay ) + " ms with delay " + format_number_( delay ) + " ms." );
+      expected + format_number( dendritic_delay ) + " ms with delay " + format_number( delay ) + " ms." );
   }
 }
 
@@ -604,10 +583,10 @@ sal_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::Connect
   }
   if ( std::isnan( w_min ) or std::isnan( w_max ) or w_min > w_max )
   {
-    throw nest::BadProperty( "sal_synapse: w_min must be <= w_max; got w_min = " + format_number_( w_min )
-                             + ", w_max = " + format_number_( w_max ) + "." );
+    throw nest::BadProperty( "sal_synapse: w_min must be <= w_max; got w_min = " + format_number( w_min )
+                             + ", w_max = " + format_number( w_max ) + "." );
   }
-  check_weight_in_bounds_( weight, w_min, w_max );
+  check_weight_in_bounds( "sal_synapse", weight, w_min, w_max );
 
   const SalWindow new_window = window == "exp" ? SalWindow::EXPONENTIAL : SalWindow::TRIANGULAR;
   const SalPairing new_pairing = pairing == "nearest" ? SalPairing::NEAREST : SalPairing::ALL_TO_ALL;

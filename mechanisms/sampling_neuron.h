@@ -36,6 +36,8 @@
 #include "universal_data_logger.h"
 #include "universal_data_logger_impl.h"
 
+#include "salpynn_util.h"
+
 /* BeginUserDocs: neuron, point process, stochastic
 
 Short description
@@ -272,9 +274,6 @@ private:
 
   friend class nest::RecordablesMap< sampling_neuron >;
   friend class nest::UniversalDataLogger< sampling_neuron >;
-
-  //! A number as a user would write it (up to 12 significant digits), for error messages.
-  static std::string format_number_( double x );
 
   /**
    * Number of simulation steps in a duration that must lie on the time grid.
@@ -528,20 +527,12 @@ namespace salpynn
 // One definition in the module's single translation unit.
 inline nest::RecordablesMap< sampling_neuron > sampling_neuron::recordablesMap_;
 
-inline std::string
-sampling_neuron::format_number_( double x )
-{
-  std::ostringstream out;
-  out << std::setprecision( 12 ) << x;
-  return out.str();
-}
-
 inline long
 sampling_neuron::grid_steps_( double t_ms, const std::string& name, bool allow_zero )
 {
   const double h = nest::Time::get_resolution().get_ms();
-  const std::string got = "; got " + format_number_( t_ms ) + " ms.";
-  const std::string grid = "a multiple of the resolution (" + format_number_( h ) + " ms)";
+  const std::string got = "; got " + format_number( t_ms ) + " ms.";
+  const std::string grid = "a multiple of the resolution (" + format_number( h ) + " ms)";
   if ( not std::isfinite( t_ms ) or t_ms < 0.0 or ( t_ms == 0.0 and not allow_zero ) )
   {
     const std::string lower = allow_zero ? ">= 0" : "> 0";
@@ -619,18 +610,17 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
 
   if ( not std::isfinite( b_ ) )
   {
-    throw nest::BadProperty(
-      "sampling_neuron: b must be a finite number; got " + format_number_( b_ ) + "." );
+    throw nest::BadProperty( "sampling_neuron: b must be a finite number; got " + format_number( b_ ) + "." );
   }
   if ( not std::isfinite( weight_scale_ ) )
   {
     throw nest::BadProperty(
-      "sampling_neuron: weight_scale must be a finite number; got " + format_number_( weight_scale_ ) + "." );
+      "sampling_neuron: weight_scale must be a finite number; got " + format_number( weight_scale_ ) + "." );
   }
   if ( not std::isfinite( lambda_apical_ ) )
   {
     throw nest::BadProperty( "sampling_neuron: lambda_apical must be a finite number; got "
-                             + format_number_( lambda_apical_ ) + "." );
+                             + format_number( lambda_apical_ ) + "." );
   }
   for ( const auto& [ name, value ] : { std::pair< const char*, double >( "lambda_nudge", lambda_nudge_ ),
           std::pair< const char*, double >( "u_target", u_target_ ),
@@ -639,7 +629,7 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
     if ( not std::isfinite( value ) )
     {
       throw nest::BadProperty( std::string( "sampling_neuron: " ) + name + " must be a finite number; got "
-                               + format_number_( value ) + "." );
+                               + format_number( value ) + "." );
     }
   }
   grid_steps_( avg_window_, "avg_window", true );
@@ -647,7 +637,7 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
   {
     throw nest::BadProperty(
       "sampling_neuron: lambda_nudge != 0 needs the basal average: set avg_window > 0 ms (got lambda_nudge = "
-      + format_number_( lambda_nudge_ ) + " with avg_window = 0)." );
+      + format_number( lambda_nudge_ ) + " with avg_window = 0)." );
   }
   grid_steps_( tau_ref_, "tau_ref" );
   if ( psp == "alpha" )
@@ -657,7 +647,7 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
       throw nest::BadProperty(
         "sampling_neuron: tau_syn of an alpha PSP must be 0 (meaning tau_syn = tau_ref) or > 0 ms and "
         "finite; got "
-        + format_number_( tau_syn_ ) + " ms." );
+        + format_number( tau_syn_ ) + " ms." );
     }
   }
   else
@@ -667,7 +657,7 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
       throw nest::BadProperty(
         "sampling_neuron: tau_syn must be 0 (meaning tau_syn = tau_ref) or > 0 ms, finite and a multiple of "
         "the resolution; got "
-        + format_number_( tau_syn_ ) + " ms." );
+        + format_number( tau_syn_ ) + " ms." );
     }
     grid_steps_( effective_tau_syn(), "tau_syn" );
   }
@@ -709,7 +699,7 @@ sampling_neuron::State_::set( const Dictionary& d, const Parameters_& p )
   {
     if ( z != 0.0 and z != 1.0 )
     {
-      throw nest::BadProperty( "sampling_neuron: z must be 0 or 1; got " + format_number_( z ) + "." );
+      throw nest::BadProperty( "sampling_neuron: z must be 0 or 1; got " + format_number( z ) + "." );
     }
     if ( has_t_ref_remaining and ( z == 1.0 ) != ( r > 0 ) )
     {
@@ -976,8 +966,8 @@ sampling_neuron::set_status( const Dictionary& d )
   if ( not std::isfinite( u_sum ) or not std::isfinite( v_sum ) or n_sum < 0 )
   {
     throw nest::BadProperty(
-      "sampling_neuron: u_sum and v_sum must be finite and n_sum >= 0; got u_sum = " + format_number_( u_sum )
-      + ", v_sum = " + format_number_( v_sum ) + ", n_sum = " + std::to_string( n_sum ) + "." );
+      "sampling_neuron: u_sum and v_sum must be finite and n_sum >= 0; got u_sum = " + format_number( u_sum )
+      + ", v_sum = " + format_number( v_sum ) + ", n_sum = " + std::to_string( n_sum ) + "." );
   }
   nest::ArchivingNode::set_status( d );
   if ( ptmp.psp_ != P_.psp_ )

@@ -16,7 +16,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["REGISTRY", "Experiment", "convention_param", "get", "names", "report_steps"]
+__all__ = [
+    "REGISTRY",
+    "Experiment",
+    "angle_changes",
+    "convention_param",
+    "get",
+    "names",
+    "report_steps",
+]
 
 #: Experiment name -> module defining ``EXPERIMENT`` (imported when used).
 REGISTRY: dict[str, str] = {
@@ -102,4 +110,13 @@ def sal_pairing_param() -> Any:
         "",
         "spike pairing of the SAL window: all (the authors' SALNet: every pair in the window) "
         "or nearest (each spike with the partner's latest; biased by unequal rates)",
+    )
+
+
+def angle_changes(summary: dict[str, Any], digits: int = 1) -> str:
+    """``"a0 -> b0, a1 -> b1, ..."`` from a summary's per-layer ``angle_initial`` and
+    ``angle_final`` (the report line of the layered experiments)."""
+    return ", ".join(
+        f"{a:.{digits}f} -> {b:.{digits}f}"
+        for a, b in zip(summary["angle_initial"], summary["angle_final"], strict=True)
     )

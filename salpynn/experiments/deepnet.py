@@ -24,7 +24,7 @@ import numpy as np
 
 from salpynn.analysis.alignment import METRIC_NAMES
 from salpynn.config import ConfigError, check_choices, check_range, param
-from salpynn.experiments import Experiment, convention_param, sal_pairing_param
+from salpynn.experiments import Experiment, angle_changes, convention_param, sal_pairing_param
 from salpynn.results import atomic_write, atomic_write_json, atomic_write_npz, run_record
 
 __all__ = ["EXPERIMENT", "DeepNetConfig", "run"]
@@ -412,10 +412,7 @@ def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any)
 
 
 def _report(summary: dict[str, Any]) -> list[str]:
-    angles = ", ".join(
-        f"{a:.0f} -> {b:.0f}"
-        for a, b in zip(summary["angle_initial"], summary["angle_final"], strict=True)
-    )
+    angles = angle_changes(summary, digits=0)
     return [
         f"{summary['method']}: test accuracy {summary['test_accuracy_final']:.3f}; "
         f"angle(W, B) per layer (deg) {angles}; SAL phases {summary['sal_share']} of the time"

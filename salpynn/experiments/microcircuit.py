@@ -41,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 
 from salpynn.config import ConfigError, check_choices, check_range, param
-from salpynn.experiments import Experiment
+from salpynn.experiments import Experiment, angle_changes
 from salpynn.results import (
     atomic_write,
     atomic_write_json,
@@ -704,10 +704,7 @@ def _announce(config: MicrocircuitConfig, out: Path) -> str:
 
 
 def _report(summary: dict[str, Any]) -> list[str]:
-    angles = ", ".join(
-        f"{a:.1f} -> {b:.1f}"
-        for a, b in zip(summary["angle_initial"], summary["angle_final"], strict=True)
-    )
+    angles = angle_changes(summary)
     return [
         f"validation loss {summary['val_loss_initial']:.3g} -> {summary['val_loss_final']:.3g} "
         f"(free prediction {summary['val_loss_free_initial']:.3g} -> "

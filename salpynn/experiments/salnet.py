@@ -27,7 +27,7 @@ import numpy as np
 
 from salpynn.analysis.alignment import METRIC_NAMES
 from salpynn.config import ConfigError, check_choices, check_range, param
-from salpynn.experiments import Experiment, convention_param, sal_pairing_param
+from salpynn.experiments import Experiment, angle_changes, convention_param, sal_pairing_param
 from salpynn.results import (
     atomic_write,
     atomic_write_json,
@@ -292,10 +292,7 @@ def _announce(config: SALNetConfig, out: Path) -> str:
 
 
 def _report(summary: dict[str, Any]) -> list[str]:
-    angles = ", ".join(
-        f"{a:.1f} -> {b:.1f}"
-        for a, b in zip(summary["angle_initial"], summary["angle_final"], strict=True)
-    )
+    angles = angle_changes(summary)
     return [
         f"angle(W, B) per layer (deg): {angles}",
         f"{summary['model_time_s']:g} s model time in {summary['wall_s']:.1f} s on "
