@@ -56,6 +56,7 @@ class MicrocircuitParameters:
     lambda_nudge: float = 0.6
     eta_up: tuple[float, ...] = (0.2, 0.003)
     eta_b: float = 0.001
+    sal_pairing: str = "nearest"  # the authors' n_last_spks = 1
     teacher: bool = False  # no feedback, interneurons, nudging or plasticity
     record_spikes: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -169,7 +170,7 @@ class Microcircuit:
             )
         if p.teacher:
             return self
-        rule = PairRule.sal(tau=p.tau_ref, eta=0.0, dendritic_delay=0.0, pairing="nearest")
+        rule = PairRule.sal(tau=p.tau_ref, eta=0.0, dendritic_delay=0.0, pairing=p.sal_pairing)
         static = be.SignedStaticSynapse(delay=p.delay)
         for layer in range(1, n_layers):
             pyr, upper, inter = cells[layer], cells[layer + 1], self.interneurons[layer - 1]

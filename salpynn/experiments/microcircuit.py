@@ -78,6 +78,12 @@ class MicrocircuitConfig:
     eta_hidden: float = param(0.2, "", "forward learning rate of hidden layers")
     eta_output: float = param(0.003, "", "forward learning rate of the output layer")
     eta_b: float = param(0.001, "", "SAL learning rate of B in symmetrisation patterns")
+    sal_pairing: Literal["nearest", "all"] = param(
+        "nearest",
+        "",
+        "spike pairing of B's SAL window: nearest (the authors' n_last_spks = 1; biased by the "
+        "unequal rates: B settles below W) or all (every pair in the window: no bias)",
+    )
     bias: float = param(-1.0, "", "bias of every teacher and student cell")
     init_range: float = param(3.0, "", "student W and B ~ U(-r, r) (/ sqrt(fan_in))")
     teacher_weight: float = param(2.0, "", "teacher forward weight for one cell per layer")
@@ -274,6 +280,7 @@ class _Trainer:
             lambda_nudge=config.lambda_nudge,
             eta_up=config.eta_up(),
             eta_b=config.eta_b if config.method == "sal" else 0.0,
+            sal_pairing=config.sal_pairing,
         )
         biases = [np.full((config.seeds, n), config.bias) for n in sizes[1:]]
         self.net = Microcircuit(backend, params, w, b, biases).build()
@@ -540,7 +547,14 @@ def plot_run(history: np.ndarray, n_hidden: int, config: MicrocircuitConfig, pat
     return save_png(fig, path)
 
 
-_COLOURS = {"sal": "C0", "bp": "C2", "fa": "C3"}
+_COLOURS = {"sal": "C0", "sal-all": "C9", "bp": "C2", "fa": "C3"}
+#: Groups of runs in figures and tables: the method, and SAL's all-pairs option apart.
+LABELS = ("sal", "sal-all", "bp", "fa")
+
+
+def _label(summary: dict[str, Any]) -> str:
+    pairing = summary.get("config", {}).get("sal_pairing", "nearest")
+    return "sal-all" if summary["method"] == "sal" and pairing == "all" else summary["method"]
 
 
 def _load_groups(runs: list[tuple[Path, dict[str, Any]]]) -> dict[tuple[str, str], list[Any]]:
@@ -551,7 +565,7 @@ def _load_groups(runs: list[tuple[Path, dict[str, Any]]]) -> dict[tuple[str, str
     for folder, summary in runs:
         data = load_npz(folder / "history.npz", "history", "run the experiment again")
         dims = ",".join(str(n) for n in summary["dims"])
-        groups.setdefault((dims, summary["method"]), []).append((data["history"], summary))
+        groups.setdefault((dims, _label(summary)), []).append((data["history"], summary))
     return groups
 
 
@@ -612,7 +626,7 @@ def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any)
         1, len(archs), figsize=(4 * len(archs), 3.3), squeeze=False, constrained_layout=True
     )
     for ax, dims in zip(axes[0], archs, strict=True):
-        for method in METHODS:
+        for method in LABELS:
             if (dims, method) not in groups:
                 continue
             h = _stacked(groups[(dims, method)])
@@ -631,11 +645,12 @@ def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any)
     if any(d == "1,1,1" for d, _ in groups):
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), constrained_layout=True)
         names = ("W10", "W21", "B12")
-        for k, method in enumerate(m for m in METHODS if ("1,1,1", m) in groups):
+        labels = [m for m in LABELS if ("1,1,1", m) in groups]
+        for k, method in enumerate(labels):
             last = _stacked(groups[("1,1,1", method)])[-1]
             for i in range(3):
                 values = last[:, 3 + 2 + i]
-                x = i + (k - 1) * 0.25
+                x = i + (k - (len(labels) - 1) / 2) * 0.8 / len(labels)
                 axes[0].scatter(
                     np.full(values.size, x),
                     values,
@@ -663,7 +678,7 @@ def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any)
         1, len(archs), figsize=(4 * len(archs), 3.3), squeeze=False, constrained_layout=True
     )
     for ax, dims in zip(axes[0], archs, strict=True):
-        for method in METHODS:
+        for method in LABELS:
             if (dims, method) not in groups:
                 continue
             h = _stacked(groups[(dims, method)])
