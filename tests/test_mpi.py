@@ -144,6 +144,27 @@ class TestSALNetDistributed:
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
+class TestMicrocircuitDistributed:
+    def test_identical_for_1x2_and_2x1(self, tmp_path):
+        """A [2, 3, 2] microcircuit, 2 seeds, one short epoch: dendritic prediction (a synapse
+        that reads its target's learning signal), SAL feedback and the self-predicting-state
+        syncs give the same history on 2 ranks x 1 thread as on 1 rank x 2 threads."""
+        common = ["-m", "salpynn", "run", "microcircuit", "--no-progress"]
+        for item in ("dims=2,3,2", "seeds=2", "epochs=1", "pattern_tau=200", "lag_tau=20",
+                     "avg_window_tau=20", "sync_tau=60", "teacher_pattern_tau=200"):  # fmt: skip
+            common += ["--set", item]
+        one = mpirun(1, *common, "--set", "threads=2", "--out", str(tmp_path / "1x2"))
+        two = mpirun(2, *common, "--set", "threads=1", "--out", str(tmp_path / "2x1"))
+        assert one.returncode == 0, one.stderr
+        assert two.returncode == 0, two.stderr
+        a = np.load(tmp_path / "1x2" / "history.npz")
+        b = np.load(tmp_path / "2x1" / "history.npz")
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        h = a["history"]
+        assert not np.array_equal(h[0, :, 5:], h[-1, :, 5:])  # the weights did learn
+
+
 class TestPyNNPitfalls:
     """Each layout runs once; virtual processes (ranks x threads) fixed at 2 and at 3."""
 
