@@ -32,6 +32,7 @@ __all__ = [
     "load_config",
     "param",
     "parameters",
+    "parse_sizes",
     "read_json_object",
 ]
 
@@ -134,6 +135,15 @@ def check_timing(resolution: float, tau_ref: float, delay: float, delay_max: flo
 
 def _is_block(kind: Any) -> bool:
     return isinstance(kind, type) and dataclasses.is_dataclass(kind)
+
+
+def parse_sizes(name: str, value: str) -> tuple[int, ...]:
+    """Layer sizes from comma-separated whole numbers (``"64,384,10"``); :class:`ConfigError`
+    naming the field otherwise."""
+    try:
+        return tuple(int(x) for x in str(value).replace(" ", "").split(","))
+    except ValueError as err:
+        raise ConfigError(f"{name} must be comma-separated whole numbers, got {value!r}") from err
 
 
 def check_choices(config: Any, prefix: str = "") -> None:

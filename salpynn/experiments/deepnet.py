@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from salpynn.analysis.alignment import METRIC_NAMES
-from salpynn.config import ConfigError, check_choices, check_range, param
+from salpynn.config import ConfigError, check_choices, check_range, param, parse_sizes
 from salpynn.experiments import Experiment, angle_changes, convention_param, sal_pairing_param
 from salpynn.results import atomic_write, atomic_write_json, atomic_write_npz, run_record
 
@@ -54,12 +54,7 @@ class DeepNetConfig:
     seed: int = param(1, "", "seed of the weights, the data split, the batches, NEST")
 
     def sizes(self) -> tuple[int, ...]:
-        try:
-            return tuple(int(x) for x in str(self.layers).replace(" ", "").split(","))
-        except ValueError as err:
-            raise ConfigError(
-                f"layers must be comma-separated whole numbers, got {self.layers!r}"
-            ) from err
+        return parse_sizes("layers", self.layers)
 
     def validate(self) -> None:
         sizes = self.sizes()

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from salpynn.config import ConfigError, check_choices, check_range, param
+from salpynn.config import ConfigError, check_choices, check_range, param, parse_sizes
 from salpynn.experiments import Experiment, angle_changes
 from salpynn.results import (
     atomic_write,
@@ -97,12 +97,7 @@ class MicrocircuitConfig:
     )
 
     def sizes(self) -> tuple[int, ...]:
-        try:
-            return tuple(int(x) for x in str(self.dims).replace(" ", "").split(","))
-        except ValueError as err:
-            raise ConfigError(
-                f"dims must be comma-separated whole numbers, got {self.dims!r}"
-            ) from err
+        return parse_sizes("dims", self.dims)
 
     def validate(self) -> None:
         sizes = self.sizes()

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from salpynn.analysis.alignment import METRIC_NAMES
-from salpynn.config import ConfigError, check_choices, check_range, param
+from salpynn.config import ConfigError, check_choices, check_range, param, parse_sizes
 from salpynn.experiments import Experiment, angle_changes, convention_param, sal_pairing_param
 from salpynn.results import (
     atomic_write,
@@ -69,13 +69,7 @@ class SALNetConfig:
     backend: Literal["nest", "brian2"] = param("nest", "", "PyNN simulator")
 
     def sizes(self) -> tuple[int, ...]:
-        try:
-            sizes = tuple(int(x) for x in str(self.layers).replace(" ", "").split(","))
-        except ValueError as err:
-            raise ConfigError(
-                f"layers must be comma-separated whole numbers, got {self.layers!r}"
-            ) from err
-        return sizes
+        return parse_sizes("layers", self.layers)
 
     def validate(self) -> None:
         sizes = self.sizes()
