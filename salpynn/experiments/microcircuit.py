@@ -673,21 +673,26 @@ def _figures(runs: list[tuple[Path, dict[str, Any]]], out: Path, **options: Any)
         1, len(archs), figsize=(4 * len(archs), 3.3), squeeze=False, constrained_layout=True
     )
     for ax, dims in zip(axes[0], archs, strict=True):
+        scalar = dims.count(",") == 2 and all(n == "1" for n in dims.split(","))
         for method in LABELS:
             if (dims, method) not in groups:
                 continue
             h = _stacked(groups[(dims, method)])
             n_hidden = len(groups[(dims, method)][0][1]["angle_final"])
+            # One cell per layer: an angle is 0 or 180 only, the relative error says more.
+            offset = 3 if scalar else 3 + n_hidden
             for layer in range(n_hidden):
                 ax.plot(
                     h[:, 0, 0],
-                    np.median(h[:, :, 3 + n_hidden + layer], axis=1),
+                    np.median(h[:, :, offset + layer], axis=1),
                     color=_COLOURS[method],
                     ls=("-", "--", ":")[layer % 3],
                     label=f"{method} B{layer + 1}",
                 )
         ax.set_xlabel("epoch")
-        ax.set_ylabel("angle(B^T, W) (deg, median)")
+        ax.set_ylabel("||B - W^T|| / ||W|| (median)" if scalar else "angle(B^T, W) (deg, median)")
+        if scalar:
+            ax.set_yscale("log")
         ax.set_title(f"dims [{dims}]", fontsize=9)
         ax.legend(fontsize=7, frameon=False)
     paths.append(save_png(fig, out / "microcircuit-angles.png"))
