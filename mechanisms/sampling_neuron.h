@@ -977,10 +977,7 @@ sampling_neuron::set_status( const Dictionary& d )
   }
   if ( ptmp.avg_window_ != P_.avg_window_ )
   {
-    A_.u_ring_.clear(); // resized (and so cleared) in pre_run_hook
-    A_.count_ = 0;
-    A_.u_bar_ = 0.0;
-    A_.v_bar_ = 0.0;
+    A_.resize( 0 ); // cleared now, sized for the new window in pre_run_hook
   }
   A_.u_sum_ = u_sum;
   A_.v_sum_ = v_sum;

@@ -28,7 +28,7 @@ has a leading copy axis.  NEST only: the dendritic averages have no Brian2 form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,7 +59,6 @@ class MicrocircuitParameters:
     sal_pairing: str = "nearest"  # the authors' n_last_spks = 1
     teacher: bool = False  # no feedback, interneurons, nudging or plasticity
     record_spikes: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.dims) < 3 or any(int(n) < 1 for n in self.dims):
@@ -145,7 +144,7 @@ class Microcircuit:
                 escape="logistic",
                 bias=self._bias0[layer - 1].ravel().tolist(),
                 lambda_apical=1.0 if output else p.lambda_apical,
-                lambda_nudge=0.0 if (output and p.teacher) or not output else p.lambda_nudge,
+                lambda_nudge=p.lambda_nudge if output and not p.teacher else 0.0,
                 avg_window=p.avg_window,
                 learning_gate=0.0,
                 **timing,
@@ -204,10 +203,13 @@ class Microcircuit:
         for pop in self.pyramidal:
             self.backend.set_cells(pop, learning_gate=np.full(pop.size, 1.0 if on else 0.0))
 
-    def set_symmetrisation(self, on: bool, eta_b: float | None = None) -> None:
+    def set_symmetrisation(
+        self, on: bool, eta_b: float | None = None, transport: bool = False
+    ) -> None:
         """A symmetrisation phase: ``lambda_apical = 1``, interneurons disconnected (``W_IP =
         W_PI = 0``) and ``B`` plastic with rate ``eta_b`` (default ``params.eta_b``; 0 for a
-        method whose ``B`` does not learn).  ``on=False`` restores the gains and :meth:`sync`s.
+        method whose ``B`` does not learn).  ``on=False`` restores the gains and
+        :meth:`sync`s (with ``transport``, as there).
         """
         p = self.params
         for pop in self.pyramidal[:-1]:
@@ -222,7 +224,7 @@ class Microcircuit:
                 block.set(0.0)
             self._synced_w = None
         else:
-            self.sync()
+            self.sync(transport)
 
     def sync(self, transport: bool = False) -> float:
         """Impose the self-predicting state: ``W_IP[l] = W[l]``, ``W_PI[l] = -B[l]``; with
@@ -234,19 +236,21 @@ class Microcircuit:
         """
         if self._symmetrising or self.params.teacher:
             return 0.0
-        w = self.forward_weights()
+        w_next = [block.get() for block in self.forward[1:]]  # the interneurons' targets
         drift = 0.0
-        for layer, (b_block, ip, pi) in enumerate(
-            zip(self.feedback, self.w_ip, self.w_pi, strict=True)
-        ):
-            w_next = w[layer + 1]
-            if self._synced_w is not None:
-                drift = max(drift, float(np.abs(self._synced_w[layer] - w_next).max()))
+        if self._synced_w is not None:
+            drift = max(
+                float(np.abs(a - b).max()) for a, b in zip(self._synced_w, w_next, strict=True)
+            )
+        for w, b_block, ip, pi in zip(w_next, self.feedback, self.w_ip, self.w_pi, strict=True):
             if transport:
-                b_block.set(np.swapaxes(w_next, 1, 2))
-            ip.set(w_next)
-            pi.set(-b_block.get())
-        self._synced_w = [m.copy() for m in w[1:]]
+                b = np.swapaxes(w, 1, 2)
+                b_block.set(b)
+            else:
+                b = b_block.get()
+            ip.set(w)
+            pi.set(-b)
+        self._synced_w = w_next
         return drift
 
     # ------------------------------------------------------------------ read
@@ -266,6 +270,16 @@ class Microcircuit:
     def set_feedback(self, b_fb: list[ArrayLike]) -> None:
         for block, m in zip(self.feedback, b_fb, strict=True):
             block.set(m)
+
+    def mean_output(
+        self, lag: float, duration: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Run ``lag`` ms, then ``duration`` ms, and return :meth:`output_means` over the
+        second part (the time averages of the protocol's patterns)."""
+        self.run(lag)
+        self.reset_output_means()
+        self.run(duration)
+        return self.output_means()
 
     def reset_output_means(self) -> None:
         """Start the output cells' time averages of ``u`` and ``v_bas`` afresh."""

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from salpynn.dendritic import escape_probability, prediction_trajectory
+from salpynn.dendritic import prediction_trajectory
 
 H = 0.1
 #: Absolute tolerance: the C++ and the reference add the same numbers in the same order except
@@ -201,10 +201,18 @@ class TestAgainstReference:
         compare(nest, post, parrots, wr, mm, rec, weights, 500, eta=0.5, n_avg=50, b=-0.5)
 
     def test_the_earliest_spike_sees_the_first_steps_only(self, nest):
-        wr = build(nest, [[0.1]], [0.5], eta=1.0)[2]
+        """Stamp 2 (generator at step 1, delay 1): no PSP yet, so v_bar = 0 and both steps have
+        the nudged u = b + lambda_nudge (u_target - 0 - b) = -0.5 + 0.5 * 1.5 = 0.25; by hand,
+        dw = eta (sigma(0.25 - ln 10) - sigma(-0.5 - ln 10))."""
+        nudge = {"lambda_nudge": 0.5, "u_target": 1.0}
+        wr = build(nest, [[0.1]], [0.5], eta=1.0, neuron=nudge)[2]
         nest.Simulate(5.0)
-        # Stamp 2 (generator at step 1, delay 1): u_bar = mean(u(1), u(2)) = b, v_bar = 0.
-        expected = 0.5 + escape_probability(-0.5, 10) - escape_probability(-0.5, 10)
+
+        def sigma(x):
+            return 1.0 / (1.0 + math.exp(-x))
+
+        expected = 0.5 + sigma(0.25 - math.log(10)) - sigma(-0.5 - math.log(10))
+        assert expected - 0.5 > 0.03  # a synapse that does not learn fails
         assert wr.events["weights"][0] == pytest.approx(expected, abs=1e-15)
 
 

@@ -220,30 +220,47 @@ def alignment_errors(w: list[np.ndarray], b: list[np.ndarray]) -> tuple[np.ndarr
 # --------------------------------------------------------------------------- the run
 
 
-def _teacher_targets(config: MicrocircuitConfig, backend: Any) -> dict[float, np.ndarray]:
-    """Target output potentials per input value, ``(seeds, n_out)``, from the teacher in NEST."""
+def _network(
+    config: MicrocircuitConfig,
+    backend: Any,
+    seed: int,
+    w: list[np.ndarray],
+    b: list[np.ndarray] | None,
+    teacher: bool = False,
+) -> Any:
+    """A fresh simulator (``seed``) with the student (or the teacher) of ``config`` in it."""
     from salpynn.networks.microcircuit import Microcircuit, MicrocircuitParameters
 
     sizes = config.sizes()
-    backend.setup(timestep=config.resolution, seed=config.seed + 500_000, threads=config.threads)
+    backend.setup(timestep=config.resolution, seed=seed, threads=config.threads)
     params = MicrocircuitParameters(
         dims=sizes,
         copies=config.seeds,
         tau_ref=config.tau_ref,
         delay=config.resolution,
         avg_window=config.ms(config.avg_window_tau),
+        lambda_apical=config.lambda_apical,
+        lambda_nudge=config.lambda_nudge,
         eta_up=config.eta_up(),
-        teacher=True,
+        eta_b=config.eta_b if config.method == "sal" else 0.0,
+        sal_pairing=config.sal_pairing,
+        teacher=teacher,
     )
     biases = [np.full((config.seeds, n), config.bias) for n in sizes[1:]]
-    teacher = Microcircuit(backend, params, config.teacher_weights(), None, biases).build()
+    return Microcircuit(backend, params, w, b, biases).build()
+
+
+def _teacher_targets(config: MicrocircuitConfig, backend: Any) -> dict[float, np.ndarray]:
+    """Target output potentials per input value, ``(seeds, n_out)``, from the teacher in NEST."""
+    teacher = _network(
+        config, backend, config.seed + 500_000, config.teacher_weights(), None, teacher=True
+    )
+    lag = config.ms(config.lag_tau)
+    rest = config.ms(config.teacher_pattern_tau - config.lag_tau)
     targets = {}
     for x in (*TRAIN_VALUES, *VALIDATION_VALUES):
-        teacher.set_inputs(np.full(sizes[0], x))
-        backend.sim.run(config.ms(config.lag_tau))
-        teacher.reset_output_means()
-        backend.sim.run(config.ms(config.teacher_pattern_tau - config.lag_tau))
-        targets[x] = teacher.output_means()[0]
+        teacher.set_inputs(np.full(config.sizes()[0], x))
+        targets[x] = teacher.mean_output(lag, rest)[0]
     backend.sim.end()
     return targets
 
@@ -260,25 +277,8 @@ class _Trainer:
         b: list[np.ndarray],
         nest_seed: int,
     ) -> None:
-        from salpynn.networks.microcircuit import Microcircuit, MicrocircuitParameters
-
         self.config, self.backend, self.targets = config, backend, targets
-        sizes = config.sizes()
-        backend.setup(timestep=config.resolution, seed=nest_seed, threads=config.threads)
-        params = MicrocircuitParameters(
-            dims=sizes,
-            copies=config.seeds,
-            tau_ref=config.tau_ref,
-            delay=config.resolution,
-            avg_window=config.ms(config.avg_window_tau),
-            lambda_apical=config.lambda_apical,
-            lambda_nudge=config.lambda_nudge,
-            eta_up=config.eta_up(),
-            eta_b=config.eta_b if config.method == "sal" else 0.0,
-            sal_pairing=config.sal_pairing,
-        )
-        biases = [np.full((config.seeds, n), config.bias) for n in sizes[1:]]
-        self.net = Microcircuit(backend, params, w, b, biases).build()
+        self.net = _network(config, backend, nest_seed, w, b)
         self.transport = config.method == "bp"
         self.max_sync_drift = 0.0
         self.sync()
@@ -311,8 +311,7 @@ class _Trainer:
         self.present(values)
         self.net.set_symmetrisation(True)
         self.backend.sim.run(c.ms(c.pattern_tau))
-        self.net.set_symmetrisation(False)
-        self.sync()
+        self.net.set_symmetrisation(False, transport=self.transport)  # and syncs
 
     def validate(self) -> tuple[np.ndarray, np.ndarray]:
         """Validation losses per seed: (nudged, free)."""
@@ -320,10 +319,7 @@ class _Trainer:
         nudged, free = [], []
         for x in VALIDATION_VALUES:
             self.present(np.full(c.seeds, x))
-            self.backend.sim.run(c.ms(c.lag_tau))
-            self.net.reset_output_means()
-            self.backend.sim.run(c.ms(c.pattern_tau - c.lag_tau))
-            u, f = self.net.output_means()
+            u, f = self.net.mean_output(c.ms(c.lag_tau), c.ms(c.pattern_tau - c.lag_tau))
             nudged.append(((u - self.targets[x]) ** 2).mean(axis=1))
             free.append(((f - self.targets[x]) ** 2).mean(axis=1))
         return np.mean(nudged, axis=0), np.mean(free, axis=0)
