@@ -32,7 +32,6 @@
 #include "nest_types.h"
 #include "random_generators.h"
 #include "recordables_map.h"
-#include "ring_buffer.h"
 #include "universal_data_logger.h"
 #include "universal_data_logger_impl.h"
 
@@ -115,7 +114,14 @@ trials, so instead of one random number per step the neuron draws the number
 of steps to its next spike from the geometric distribution of ``p(u)`` and
 counts it down; when ``u`` changes it draws again (the geometric distribution
 is memoryless, so the spike statistics are exactly those of per-step trials).
-This saves the random number and the exponential of most steps.
+This saves the random number and the exponential of most steps.  With
+rectangular PSPs and averaging off, most steps are then quiet: nothing arrives,
+no PSP ends, ``u`` is unchanged and the neuron neither fires nor leaves its dead
+time.  The neuron knows the next step that is not quiet (the next arrival, PSP
+end, end of the dead time or drawn spike) and runs a quiet step as a counter
+decrement that touches one cache line (``skip_quiet_steps``).  Arrivals are
+kept as per-step sums in arrival order, as a NEST ring buffer sums them, so the
+results are bit-identical with ``skip_quiet_steps = false``.
 
 Every spike is archived (``ArchivingNode``), so spike-timing-dependent
 synapses such as ``sal_synapse`` work on this neuron.  Random numbers come
@@ -150,6 +156,9 @@ Parameters
  learning_gate      real    Factor on the learning signal g (default 1.0,
                             finite; 0 switches learning off at step
                             resolution)
+ skip_quiet_steps   bool    Run quiet steps as a counter (default true; see
+                            below).  False runs every step in full; spikes
+                            and state are the same either way.
 ==================  ======  ===================================================
 
 State variables
@@ -224,6 +233,111 @@ enum class SamplingPsp : std::uint8_t
   ALPHA
 };
 
+/**
+ * Sums of weights per simulation step, kept sorted by step: a FIFO queue whose entries are
+ * mostly added at the back.  Adding to a step sums from 0 in call order, exactly as a NEST
+ * ring buffer does.  A ring in a vector that only grows, so a queue that is filled and
+ * emptied every few steps allocates nothing in the steady state (std::deque allocates and
+ * frees a block every 32 entries).
+ */
+class StepSums
+{
+public:
+  bool
+  empty() const
+  {
+    return size_ == 0;
+  }
+
+  long
+  front_step() const
+  {
+    return at_( 0 ).first;
+  }
+
+  double
+  front_value() const
+  {
+    return at_( 0 ).second;
+  }
+
+  void
+  pop_front()
+  {
+    head_ = ( head_ + 1 ) & mask_();
+    --size_;
+  }
+
+  void
+  clear()
+  {
+    head_ = 0;
+    size_ = 0;
+  }
+
+  //! Add w to the sum of `step`.
+  void
+  add( long step, double w )
+  {
+    size_t i = size_;
+    while ( i > 0 and at_( i - 1 ).first > step )
+    {
+      --i;
+    }
+    if ( i > 0 and at_( i - 1 ).first == step )
+    {
+      at_( i - 1 ).second += w;
+      return;
+    }
+    if ( size_ == ring_.size() )
+    {
+      grow_();
+    }
+    for ( size_t k = size_; k > i; --k )
+    {
+      at_( k ) = at_( k - 1 );
+    }
+    at_( i ) = std::make_pair( step, 0.0 );
+    at_( i ).second += w;
+    ++size_;
+  }
+
+private:
+  size_t
+  mask_() const
+  {
+    return ring_.size() - 1;
+  }
+
+  std::pair< long, double >&
+  at_( size_t k )
+  {
+    return ring_[ ( head_ + k ) & mask_() ];
+  }
+
+  const std::pair< long, double >&
+  at_( size_t k ) const
+  {
+    return ring_[ ( head_ + k ) & mask_() ];
+  }
+
+  void
+  grow_()
+  {
+    std::vector< std::pair< long, double > > bigger( ring_.empty() ? 8 : 2 * ring_.size() );
+    for ( size_t k = 0; k < size_; ++k )
+    {
+      bigger[ k ] = at_( k );
+    }
+    ring_.swap( bigger );
+    head_ = 0;
+  }
+
+  std::vector< std::pair< long, double > > ring_; //!< capacity: 0 or a power of 2
+  size_t head_ = 0;
+  size_t size_ = 0;
+};
+
 class sampling_neuron : public nest::ArchivingNode
 {
 public:
@@ -285,15 +399,16 @@ private:
 
   struct Parameters_
   {
-    double b_;             //!< bias (dimensionless)
-    double tau_ref_;       //!< refractory time in ms
-    double tau_syn_;       //!< PSP duration (rect) or time constant (alpha) in ms; 0: tau_ref
-    double lambda_apical_; //!< gain of the apical port
-    double weight_scale_;  //!< factor on incoming weights (unit conversion)
-    double avg_window_;    //!< boxcar window of u_bar, v_bar in ms; 0: off
-    double lambda_nudge_;  //!< nudging gain
-    double u_target_;      //!< nudging target
-    double learning_gate_; //!< factor on the learning signal
+    double b_;              //!< bias (dimensionless)
+    double tau_ref_;        //!< refractory time in ms
+    double tau_syn_;        //!< PSP duration (rect) or time constant (alpha) in ms; 0: tau_ref
+    double lambda_apical_;  //!< gain of the apical port
+    double weight_scale_;   //!< factor on incoming weights (unit conversion)
+    double avg_window_;     //!< boxcar window of u_bar, v_bar in ms; 0: off
+    double lambda_nudge_;   //!< nudging gain
+    double u_target_;       //!< nudging target
+    double learning_gate_;  //!< factor on the learning signal
+    bool skip_quiet_steps_; //!< run quiet steps as a counter (results are identical)
     SamplingEscape escape_;
     SamplingPsp psp_;
 
@@ -330,8 +445,10 @@ private:
    */
   struct Input_
   {
-    nest::RingBuffer arrivals_;
-    std::deque< std::pair< long, double > > ends_; //!< (first step without the PSP, weight)
+    //! Arrivals not yet taken, (step, summed weight), sorted by step.  The weights of one
+    //! step are summed from 0 in delivery order, exactly as a NEST ring buffer sums them.
+    StepSums pending_;
+    StepSums ends_; //!< (first step without the PSP, weight)
     double sum_;
     double alpha_a_; //!< sum of w E^x over arrivals (alpha)
     double alpha_s_; //!< sum of w x E^x over arrivals (alpha)
@@ -342,6 +459,38 @@ private:
 
     //! Forget the running PSPs (not the arrivals still in flight).
     void discard_psps();
+
+    //! Add a weight arriving at step t_step.
+    void add_arrival( long t_step, double w );
+
+    //! The summed weight arriving at t_step (0 if none), removed from the pending ones.
+    double
+    take_arrival( long t_step )
+    {
+      if ( pending_.empty() or pending_.front_step() != t_step )
+      {
+        return 0.0;
+      }
+      const double w = pending_.front_value();
+      pending_.pop_front();
+      return w;
+    }
+
+    //! The first step at or after which this port's sum can change (LONG_MAX: never).
+    long
+    next_change() const
+    {
+      long next = std::numeric_limits< long >::max();
+      if ( not pending_.empty() )
+      {
+        next = pending_.front_step();
+      }
+      if ( not ends_.empty() )
+      {
+        next = std::min( next, ends_.front_step() );
+      }
+      return next;
+    }
 
     //! Advance the sum to the state at step t_step, given what arrives at that step.
     void advance( long t_step, double arrived, long n_syn );
@@ -359,7 +508,7 @@ private:
     bool
     changes_at( long t_step, double arrived ) const
     {
-      return arrived != 0.0 or ( not ends_.empty() and ends_.front().first <= t_step );
+      return arrived != 0.0 or ( not ends_.empty() and ends_.front_step() <= t_step );
     }
   };
 
@@ -402,18 +551,27 @@ private:
 
   struct Variables_
   {
-    nest::RngPtr rng_;
-    double u_drawn_;        //!< u for which steps_to_spike_ was drawn
+    // What a quiet step touches comes first, next to S_ (see the members below).
+    /**
+     * The first step that needs the full update; every step before it is quiet: no input
+     * arrives, no PSP ends, u stays at u_drawn_, and the neuron neither leaves its dead
+     * time nor fires, so only a counter moves.  Steps are only skipped while `quiet_ok_`.
+     */
+    long next_event_;
     double steps_to_spike_; //!< steps until the next spike at u_drawn_ (1: this step)
+    bool logged_;           //!< a multimeter is connected (record_data has work)
+    bool quiet_ok_;         //!< rectangular PSPs, no averages, no forced spikes
     bool wait_valid_;       //!< steps_to_spike_ holds a draw for u_drawn_
-    long n_ref_;            //!< tau_ref in steps
-    long n_syn_;            //!< tau_syn in steps (rect)
-    double alpha_decay_;    //!< exp(-h / tau_syn) (alpha)
-    double alpha_scale_;    //!< tau_ref h / tau_syn^2 (alpha)
-    double h_over_tau_;     //!< h / tau_ref: hazard exp(u) / tau_ref times h
-    double log_tau_ref_;    //!< ln(tau_ref / h), the logistic threshold
-    long n_avg_;            //!< avg_window in steps (0: off)
-    double nudge_;          //!< lambda_nudge (u_target - v_bar(t - h) - b) of the current step
+    nest::RngPtr rng_;
+    double u_drawn_;     //!< u for which steps_to_spike_ was drawn
+    long n_ref_;         //!< tau_ref in steps
+    long n_syn_;         //!< tau_syn in steps (rect)
+    double alpha_decay_; //!< exp(-h / tau_syn) (alpha)
+    double alpha_scale_; //!< tau_ref h / tau_syn^2 (alpha)
+    double h_over_tau_;  //!< h / tau_ref: hazard exp(u) / tau_ref times h
+    double log_tau_ref_; //!< ln(tau_ref / h), the logistic threshold
+    long n_avg_;         //!< avg_window in steps (0: off)
+    double nudge_;       //!< lambda_nudge (u_target - v_bar(t - h) - b) of the current step
   };
 
   //! ln(1 - p(u)), exactly and without cancellation (<= 0).
@@ -477,6 +635,9 @@ private:
   //! One step of the averages and the learning signal (averaging on only).
   void update_averages_( long t_step, double u );
 
+  //! The first step after t_step at which the full update must run (see next_event_).
+  long next_event_after_( long t_step ) const;
+
   double
   get_z_() const
   {
@@ -496,7 +657,8 @@ private:
   }
 
   Parameters_ P_;
-  State_ S_;
+  // A quiet step reads S_.r_ and the first members of V_: one cache line of their own.
+  alignas( 64 ) State_ S_;
   Variables_ V_;
   Buffers_ B_;
   Averages_ A_;
@@ -566,6 +728,7 @@ inline sampling_neuron::Parameters_::Parameters_()
   , lambda_nudge_( 0.0 )
   , u_target_( 0.0 )
   , learning_gate_( 1.0 )
+  , skip_quiet_steps_( true )
   , escape_( SamplingEscape::EXPONENTIAL )
   , psp_( SamplingPsp::RECTANGULAR )
 {
@@ -583,6 +746,7 @@ sampling_neuron::Parameters_::get( Dictionary& d ) const
   d[ "lambda_nudge" ] = lambda_nudge_;
   d[ "u_target" ] = u_target_;
   d[ "learning_gate" ] = learning_gate_;
+  d[ "skip_quiet_steps" ] = skip_quiet_steps_;
   d[ "escape" ] = std::string( escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic" );
   d[ "psp" ] = std::string( psp_ == SamplingPsp::RECTANGULAR ? "rect" : "alpha" );
 }
@@ -599,6 +763,7 @@ sampling_neuron::Parameters_::set( const Dictionary& d, nest::Node* node )
   nest::update_value_param( d, "lambda_nudge", lambda_nudge_, node );
   nest::update_value_param( d, "u_target", u_target_, node );
   nest::update_value_param( d, "learning_gate", learning_gate_, node );
+  d.update_value( "skip_quiet_steps", skip_quiet_steps_ );
   std::string escape = escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic";
   d.update_value( "escape", escape );
   std::string psp = psp_ == SamplingPsp::RECTANGULAR ? "rect" : "alpha";
@@ -725,7 +890,7 @@ sampling_neuron::State_::set( const Dictionary& d, const Parameters_& p )
  * ------------------------------------------------------------------------- */
 
 inline sampling_neuron::Input_::Input_()
-  : arrivals_()
+  : pending_()
   , ends_()
   , sum_( 0.0 )
   , alpha_a_( 0.0 )
@@ -736,8 +901,14 @@ inline sampling_neuron::Input_::Input_()
 inline void
 sampling_neuron::Input_::clear()
 {
-  arrivals_.clear();
+  pending_.clear();
   discard_psps();
+}
+
+inline void
+sampling_neuron::Input_::add_arrival( long t_step, double w )
+{
+  pending_.add( t_step, w );
 }
 
 inline void
@@ -752,9 +923,9 @@ sampling_neuron::Input_::discard_psps()
 inline void
 sampling_neuron::Input_::advance( long t_step, double arrived, long n_syn )
 {
-  while ( not ends_.empty() and ends_.front().first <= t_step )
+  while ( not ends_.empty() and ends_.front_step() <= t_step )
   {
-    sum_ -= ends_.front().second;
+    sum_ -= ends_.front_value();
     ends_.pop_front();
   }
   if ( ends_.empty() )
@@ -768,19 +939,7 @@ sampling_neuron::Input_::advance( long t_step, double arrived, long n_syn )
   sum_ += arrived;
   const long end = t_step + n_syn;
   // Ends arrive in order unless tau_syn was shortened during the run.
-  auto pos = ends_.end();
-  while ( pos != ends_.begin() and std::prev( pos )->first > end )
-  {
-    --pos;
-  }
-  if ( pos != ends_.begin() and std::prev( pos )->first == end )
-  {
-    std::prev( pos )->second += arrived;
-  }
-  else
-  {
-    ends_.insert( pos, std::make_pair( end, arrived ) );
-  }
+  ends_.add( end, arrived );
 }
 
 inline sampling_neuron::Averages_::Averages_()
@@ -911,16 +1070,21 @@ sampling_neuron::handles_test_event( nest::DataLoggingRequest& dlr, size_t recep
   {
     throw nest::UnknownReceptorType( receptor_type, get_name() );
   }
-  return B_.logger_.connect_logging_device( dlr, recordablesMap_ );
+  const size_t port = B_.logger_.connect_logging_device( dlr, recordablesMap_ );
+  V_.logged_ = true;
+  return port;
 }
 
 inline void
 sampling_neuron::handle( nest::SpikeEvent& e )
 {
-  const long steps = e.get_rel_delivery_steps( nest::kernel().simulation_manager.get_slice_origin() );
+  const nest::Time& origin = nest::kernel().simulation_manager.get_slice_origin();
+  // Read by update() at the step that ends the arrival's lag (see update()).
+  const long t_step = origin.get_steps() + e.get_rel_delivery_steps( origin ) + 1;
   const double w = P_.weight_scale_ * e.get_weight() * static_cast< double >( e.get_multiplicity() );
   Input_& port = e.get_rport() == APICAL ? B_.apical_ : B_.basal_;
-  port.arrivals_.add_value( steps, w );
+  port.add_arrival( t_step, w );
+  V_.next_event_ = std::min( V_.next_event_, t_step );
 }
 
 inline void
@@ -984,6 +1148,7 @@ sampling_neuron::set_status( const Dictionary& d )
   A_.n_sum_ = n_sum;
   P_ = ptmp;
   S_ = stmp;
+  V_.next_event_ = std::numeric_limits< long >::min(); // b, z, ... may have changed
 }
 
 inline double
@@ -1029,6 +1194,7 @@ sampling_neuron::init_buffers_()
   B_.apical_.clear();
   B_.logger_.reset();
   nest::ArchivingNode::clear_history();
+  V_.next_event_ = std::numeric_limits< long >::min();
 }
 
 inline void
@@ -1052,6 +1218,7 @@ sampling_neuron::pre_run_hook()
   V_.log_tau_ref_ = std::log( static_cast< double >( V_.n_ref_ ) );
   V_.rng_ = nest::get_vp_specific_rng( get_thread() );
   V_.wait_valid_ = false; // parameters (tau_ref, escape) may have changed
+  V_.next_event_ = std::numeric_limits< long >::min();
   V_.n_avg_ = grid_steps_( P_.avg_window_, "avg_window", true );
   if ( V_.n_avg_ > 0 )
   {
@@ -1067,17 +1234,63 @@ sampling_neuron::pre_run_hook()
       A_.g_step_.assign( ring, -1 );
     }
   }
+  Dictionary forced;
+  IgnoreAndSpikeMechanism::get_status( forced );
+  bool ignore_and_spike = false;
+  forced.update_value( nest::names::ignore_and_spike, ignore_and_spike );
+  V_.quiet_ok_ = P_.skip_quiet_steps_ and P_.psp_ == SamplingPsp::RECTANGULAR and V_.n_avg_ == 0
+                 and not ignore_and_spike;
+}
+
+inline long
+sampling_neuron::next_event_after_( long t_step ) const
+{
+  if ( not V_.quiet_ok_ )
+  {
+    return t_step + 1;
+  }
+  long next = std::min( B_.basal_.next_change(), B_.apical_.next_change() );
+  if ( S_.r_ > 0 )
+  {
+    // Dead time ends at the step that starts with r_ == 1.
+    next = std::min( next, t_step + S_.r_ );
+  }
+  else if ( V_.steps_to_spike_ < 1e15 )
+  {
+    // steps_to_spike_ is a whole number; the spike is due when it reaches 0.
+    next = std::min( next, t_step + static_cast< long >( V_.steps_to_spike_ ) );
+  }
+  return next;
 }
 
 inline void
 sampling_neuron::update( nest::Time const& origin, const long from, const long to )
 {
+  // Time::get_steps() converts from tics through doubles: once per call, not per step.
+  const long origin_steps = origin.get_steps();
   for ( long lag = from; lag < to; ++lag )
   {
     // The state is advanced to the right end of the step.
-    const long t_step = origin.get_steps() + lag + 1;
-    const double basal = B_.basal_.arrivals_.get_value( lag );
-    const double apical = B_.apical_.arrivals_.get_value( lag );
+    const long t_step = origin_steps + lag + 1;
+    if ( t_step < V_.next_event_ )
+    {
+      // A quiet step: exactly what the full update below does at it.
+      if ( S_.r_ > 1 )
+      {
+        --S_.r_;
+      }
+      else
+      {
+        V_.steps_to_spike_ -= 1.0;
+      }
+      if ( V_.logged_ )
+      {
+        B_.logger_.record_data( origin_steps + lag );
+      }
+      continue;
+    }
+    const double basal = B_.basal_.take_arrival( t_step );
+    const double apical = B_.apical_.take_arrival( t_step );
     if ( P_.psp_ == SamplingPsp::RECTANGULAR )
     {
       if ( B_.basal_.changes_at( t_step, basal ) )
@@ -1130,7 +1343,8 @@ sampling_neuron::update( nest::Time const& origin, const long from, const long t
       nest::kernel().event_delivery_manager.send( *this, se, lag );
     }
 
-    B_.logger_.record_data( origin.get_steps() + lag );
+    V_.next_event_ = next_event_after_( t_step );
+    B_.logger_.record_data( origin_steps + lag );
   }
 }
 

@@ -293,6 +293,82 @@ class TestReproducibility:
         assert first[0].size != other[0].size or not np.array_equal(first[1], other[1])
 
 
+class TestQuietSteps:
+    """Skipping quiet steps (``skip_quiet_steps``, the default) must not change anything.
+
+    Each scenario runs twice with the same seed, once with every step in full; spikes, the
+    recorded ``u`` and ``z`` of every step and the state read between runs must be identical.
+    The scenarios cover what decides whether a step is quiet: arrivals on both ports with
+    delays of one and several steps (also longer than ``min_delay``), PSPs longer and shorter
+    than the dead time, weights that cancel within a step, runs that end inside a slice,
+    ``b`` and ``z`` set between runs, and both escape functions.
+    """
+
+    @staticmethod
+    def _run(nest, skip: bool, escape: str, min_delay: float, durations: list[float]) -> dict:
+        fresh_kernel(nest, seed=7)
+        nest.set(min_delay=min_delay, max_delay=2.0)
+        rng = np.random.default_rng(3)
+        params = {"tau_ref": 2.0, "escape": escape, "skip_quiet_steps": skip}
+        cells = nest.Create("sampling_neuron", 12, params={**params, "b": -0.3})
+        nest.SetStatus(cells[6:], {"tau_syn": 3.5})  # PSPs outlast the dead time
+        nest.SetStatus(cells[9:], {"tau_syn": 0.7})  # ... and end before it
+        delays = rng.choice([0.1, 0.3, 1.2], size=(12, 12))
+        weights = rng.normal(0.0, 0.8, size=(12, 12))
+        weights[0, 1] = 0.5  # cell 0 drives cells 1 and 2 with cancelling weights
+        weights[0, 2], weights[1, 2], delays[0, 2], delays[1, 2] = 0.5, -0.5, 0.1, 0.1
+        for i in range(12):
+            for j in range(12):
+                if i != j:
+                    nest.Connect(
+                        cells[i],
+                        cells[j],
+                        syn_spec={
+                            "weight": float(weights[i, j]),
+                            "delay": max(float(delays[i, j]), min_delay),
+                            "receptor_type": 1 + int((i + j) % 3 == 0),
+                        },
+                    )
+        recorder = nest.Create("spike_recorder")
+        nest.Connect(cells, recorder)
+        meter = nest.Create("multimeter", params={"record_from": ["u", "z"], "interval": H})
+        nest.Connect(meter, cells[:4])
+        between = []
+        for k, duration in enumerate(durations):
+            nest.Simulate(duration)
+            between.append((nest.GetStatus(cells, "z"), nest.GetStatus(cells, "t_ref_remaining")))
+            if k == 0:
+                nest.SetStatus(cells[3:5], {"b": 0.8})
+            if k == 1:
+                nest.SetStatus(cells[5], {"z": 1})
+                nest.SetStatus(cells[6], {"z": 0})
+        events, meter_events = recorder.events, meter.events
+        return {
+            "senders": np.asarray(events["senders"]),
+            "times": np.asarray(events["times"]),
+            "u": np.asarray(meter_events["u"]),
+            "z": np.asarray(meter_events["z"]),
+            "meter_times": np.asarray(meter_events["times"]),
+            "between": between,
+        }
+
+    @pytest.mark.parametrize("escape", ["exp", "logistic"])
+    @pytest.mark.parametrize("min_delay", [0.1, 0.3])
+    def test_identical_with_every_step_in_full(self, nest, escape: str, min_delay: float) -> None:
+        durations = [50.0, 37.3, 0.1, 80.0]  # with min_delay 0.3, runs end inside slices
+        quiet = self._run(nest, True, escape, min_delay, durations)
+        full = self._run(nest, False, escape, min_delay, durations)
+        assert quiet["senders"].size > 500  # enough activity to exercise every path
+        for key in ("senders", "times", "u", "z", "meter_times"):
+            np.testing.assert_array_equal(quiet[key], full[key], err_msg=key)
+        for (zq, rq), (zf, rf) in zip(quiet["between"], full["between"], strict=True):
+            assert list(zq) == list(zf)
+            assert list(rq) == list(rf)
+
+    def test_skipping_is_the_default(self, nest) -> None:
+        assert nest.GetDefaults("sampling_neuron")["skip_quiet_steps"] is True
+
+
 class TestAlphaPsp:
     def test_alpha_kernel_tails_and_apical_gain(self, nest) -> None:
         """u against the alpha kernel summed over every arrival (tails included), off-grid
