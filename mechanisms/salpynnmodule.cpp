@@ -9,6 +9,7 @@
 
 #include "dendritic_prediction_synapse.h"
 #include "sal_synapse.h"
+#include "sampling_monitor.h"
 #include "sampling_neuron.h"
 
 namespace salpynn
@@ -32,6 +33,12 @@ register_sampling_neuron( const std::string& name )
   nest::register_node_model< sampling_neuron >( name );
 }
 
+void
+register_sampling_monitor( const std::string& name )
+{
+  nest::register_node_model< sampling_monitor >( name );
+}
+
 class SalpynnModule : public nest::NESTExtensionInterface
 {
 public:
@@ -40,6 +47,7 @@ public:
   {
     register_sal_synapse( "sal_synapse" );
     register_sampling_neuron( "sampling_neuron" );
+    register_sampling_monitor( "sampling_monitor" );
     register_dendritic_prediction_synapse( "dendritic_prediction_synapse" );
   }
 };

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONVENTIONS",
+    "PhaseStatistics",
     "SamplingBatch",
     "SamplingNetwork",
     "SamplingNetworkParameters",
@@ -221,6 +222,25 @@ class SamplingNetwork:
         return self.backend.spike_times(self.cells)
 
 
+@dataclass
+class PhaseStatistics:
+    """What a learning rule needs from one phase of a :class:`SamplingBatch`, per network.
+
+    ``first[r, i, j]``: summed overlap (ms) of the active windows ``[t, t + tau_ref)`` of the
+    spike pairs of network ``r`` in which ``i`` fired before ``j`` (simultaneous spikes count
+    half to each order; zero diagonal), as :func:`salpynn.analysis.states.
+    coactivation_from_spikes`; ``counts[r, k]``: spikes; ``states[r, s]``: how often state
+    ``s`` was read, every ``tau_ref / 2`` in ``[t_start + tau_ref, t_stop)``, as
+    :func:`salpynn.analysis.states.state_counts`.
+    """
+
+    first: NDArray[np.float64]  # (replicas, n, n)
+    counts: NDArray[np.int64]  # (replicas, n)
+    states: NDArray[np.int64]  # (replicas, 2**n)
+    t_start: float
+    t_stop: float
+
+
 class SamplingBatch:
     """``replicas`` independent networks of ``n`` sampling neurons in one simulator.
 
@@ -229,6 +249,11 @@ class SamplingBatch:
     (:meth:`salpynn.pynn.Backend.connections`), and :meth:`run` returns the spikes of the phase
     just simulated, so a learning loop never touches simulator objects.  ``amplitudes``
     (a stack like ``w``) scale each synapse's rule amplitudes (per-synapse plasticity noise).
+
+    With ``statistics=True`` the batch serves :meth:`run_statistics` instead of :meth:`run`:
+    on NEST (one process) ``salpynnmodule``'s ``sampling_monitor`` computes the statistics in
+    the kernel and no spike reaches Python; elsewhere they are computed from the recorded
+    spikes.  Both give the same numbers (the tests compare them).
     """
 
     def __init__(
@@ -246,8 +271,10 @@ class SamplingBatch:
         convention: Literal["authors", "reversible", "marginals"] = "marginals",
         psp: Literal["rect", "alpha"] = "rect",
         alpha_tau: float | None = None,
+        statistics: bool = False,
     ) -> None:
         self.backend = backend
+        self.tau_ref = tau_ref
         self.replicas, self.n, _ = w.shape
         size = self.replicas * self.n
         block = np.kron(np.eye(self.replicas, dtype=bool), np.ones((self.n, self.n), dtype=bool))
@@ -269,7 +296,12 @@ class SamplingBatch:
                 alpha_tau=alpha_tau,
             ),
         ).build()
-        self.spikes = backend.spike_reader(self.network.cells)
+        self.monitor = None
+        if statistics and backend.has_sampling_monitor:
+            self.monitor = backend.sampling_monitor(self.network.cells, self.n, tau_ref)
+            self.spikes = None
+        else:
+            self.spikes = backend.spike_reader(self.network.cells)
         self.connections = backend.connections(self.network.projection)
         pre, post = self.connections.pre, self.connections.post
         # Each connection's place in the (replicas, n, n) stack: [replica, post, pre].
@@ -279,12 +311,38 @@ class SamplingBatch:
     def run(self, duration: float) -> tuple[NDArray[np.float64], NDArray[np.int64], float, float]:
         """Simulate ``duration`` ms (whole steps); return this phase's spikes ``(times,
         senders)`` (senders ``replica * n + k``) and its span ``(t_start, t_stop)`` in ms."""
+        if self.spikes is None:
+            raise RuntimeError("this SamplingBatch records no spikes (statistics=True on NEST)")
+        t_start, t_stop = self._advance(duration)
+        times, senders = self.spikes.read(t_start)
+        return times, senders, t_start, t_stop
+
+    def run_statistics(self, duration: float) -> PhaseStatistics:
+        """Simulate ``duration`` ms (whole steps); return the phase's :class:`PhaseStatistics`."""
+        if self.monitor is not None:
+            t_start, t_stop = self._advance(duration)
+            first, counts, states = self.monitor.read(t_start + self.tau_ref, t_stop)
+            return PhaseStatistics(first, counts, states, t_start, t_stop)
+        from salpynn.analysis.states import coactivation_from_spikes, state_counts
+
+        times, senders, t_start, t_stop = self.run(duration)
+        first, counts = coactivation_from_spikes(
+            times, senders, self.n, self.replicas, self.tau_ref
+        )
+        if t_stop - t_start > self.tau_ref:
+            states = state_counts(
+                times, senders, self.n, self.replicas, self.tau_ref, t_start, t_stop
+            )
+        else:
+            states = np.zeros((self.replicas, 2**self.n), dtype=np.int64)
+        return PhaseStatistics(first, counts, states, t_start, t_stop)
+
+    def _advance(self, duration: float) -> tuple[float, float]:
         steps = round(duration / self.resolution)
         t_start = self.steps * self.resolution
         self.network.run(steps * self.resolution)
         self.steps += steps
-        times, senders = self.spikes.read(t_start)
-        return times, senders, t_start, self.steps * self.resolution
+        return t_start, self.steps * self.resolution
 
     def weights(self) -> NDArray[np.float64]:
         """Current weights, shape ``(replicas, n, n)``, zero diagonal."""

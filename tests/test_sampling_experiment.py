@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from salpynn.analysis.alignment import asymmetry_variance
+from salpynn.analysis.states import coactivation_from_spikes
 from salpynn.config import ConfigError
 from salpynn.experiments.sampling import (
     SamplingConfig,
-    coactivation_from_spikes,
     model_term,
     seed_setup,
     target_statistics,

@@ -24,17 +24,21 @@ from numpy.typing import ArrayLike, NDArray
 from salpynn.analysis.spiketrains import SpikeTrainLike, TimeLike, _span, spike_times_ms, time_ms
 from salpynn.rule import SIMULTANEITY_EPS
 
+FloatArray = NDArray[np.float64]
+
 __all__ = [
     "MAX_JOINT_NEURONS",
     "all_states",
     "binary_states",
     "boltzmann_distribution",
     "coactivation",
+    "coactivation_from_spikes",
     "distribution_moments",
     "kl_divergence",
     "marginals",
     "read_out_times",
     "sampled_distribution",
+    "state_counts",
     "state_indices",
 ]
 
@@ -422,3 +426,64 @@ def kl_divergence(p_target: ArrayLike, p_sampled: ArrayLike, epsilon: float = 1e
     support = p > 0
     with np.errstate(divide="ignore"):
         return float(np.sum(p[support] * (np.log(p[support]) - np.log(q[support]))))
+
+
+def coactivation_from_spikes(
+    times: FloatArray, senders: NDArray[np.int64], n: int, replicas: int, tau: float
+) -> tuple[FloatArray, NDArray[np.int64]]:
+    """Summed overlap of the active windows of every ordered pair, and spike counts.
+
+    ``senders`` are indices ``replica * n + k``.  Returns ``(first, counts)`` with shapes
+    ``(replicas, n, n)`` (ms, zero diagonal) and ``(replicas, n)``; ``first[r, i, j]`` sums
+    the overlaps of pairs in which ``i`` spiked before ``j`` (simultaneous spikes count half
+    to each order), so ``first + first.T`` is the total overlap.  Each spike opens a window
+    ``[t, t + tau)``; two windows overlap for ``max(0, tau - |dt|)``.  A neuron is refractory
+    for ``tau``, so at most ``n - 1`` spikes of its replica follow a spike within ``tau``:
+    comparing each spike with its next ``n - 1`` neighbours in (replica, time) order finds
+    every overlapping pair.
+    """
+    counts = np.bincount(senders, minlength=n * replicas).reshape(replicas, n)
+    overlap = np.zeros(replicas * n * n)
+    order = np.lexsort((times, senders // n))
+    t, s = times[order], senders[order]
+    r = s // n
+    eps = 1e-6 * tau
+    for shift in range(1, n):
+        if t.size <= shift:
+            break
+        dt = t[shift:] - t[:-shift]
+        close = (r[shift:] == r[:-shift]) & (dt < tau - eps)
+        first, second = s[:-shift][close], s[shift:][close]
+        amount = tau - dt[close]
+        tie = dt[close] <= eps
+        rep, i, j = first // n, first % n, second % n
+        overlap += np.bincount(
+            (rep * n + i) * n + j, np.where(tie, amount / 2, amount), overlap.size
+        )
+        overlap += np.bincount((rep * n + j) * n + i, np.where(tie, amount / 2, 0.0), overlap.size)
+    overlap = overlap.reshape(replicas, n, n)
+    overlap[:, np.arange(n), np.arange(n)] = 0.0
+    return overlap, counts
+
+
+def state_counts(
+    times: FloatArray,
+    senders: NDArray[np.int64],
+    n: int,
+    replicas: int,
+    tau: float,
+    t_start: float,
+    t_stop: float,
+) -> NDArray[np.int64]:
+    """Counts of the ``2**n`` states per replica, read every ``tau / 2`` in
+    ``[t_start + tau, t_stop)`` (the first ``tau`` is skipped: states there depend on spikes
+    before ``t_start``)."""
+    order = np.argsort(senders, kind="stable")
+    bounds = np.searchsorted(senders[order], np.arange(n * replicas + 1))
+    sorted_times = times[order]
+    counts = np.zeros((replicas, 2**n), dtype=np.int64)
+    for rep in range(replicas):
+        trains = [sorted_times[bounds[rep * n + k] : bounds[rep * n + k + 1]] for k in range(n)]
+        z = binary_states(trains, tau, t_start=t_start + tau, t_stop=t_stop)
+        counts[rep] = np.bincount(state_indices(z), minlength=2**n)
+    return counts

@@ -76,7 +76,6 @@ __all__ = [
     "EXPERIMENT",
     "SamplingConfig",
     "SeedSetup",
-    "coactivation_from_spikes",
     "model_term",
     "run",
     "seed_setup",
@@ -316,76 +315,13 @@ def target_statistics(setup: SeedSetup) -> tuple[FloatArray, FloatArray, FloatAr
     return p, coactivation, marginals
 
 
-def coactivation_from_spikes(
-    times: FloatArray, senders: NDArray[np.int64], n: int, replicas: int, tau: float
-) -> tuple[FloatArray, NDArray[np.int64]]:
-    """Summed overlap of the active windows of every ordered pair, and spike counts.
-
-    ``senders`` are indices ``replica * n + k``.  Returns ``(first, counts)`` with shapes
-    ``(replicas, n, n)`` (ms, zero diagonal) and ``(replicas, n)``; ``first[r, i, j]`` sums
-    the overlaps of pairs in which ``i`` spiked before ``j`` (simultaneous spikes count half
-    to each order), so ``first + first.T`` is the total overlap.  Each spike opens a window
-    ``[t, t + tau)``; two windows overlap for ``max(0, tau - |dt|)``.  A neuron is refractory
-    for ``tau``, so at most ``n - 1`` spikes of its replica follow a spike within ``tau``:
-    comparing each spike with its next ``n - 1`` neighbours in (replica, time) order finds
-    every overlapping pair.
-    """
-    counts = np.bincount(senders, minlength=n * replicas).reshape(replicas, n)
-    overlap = np.zeros(replicas * n * n)
-    order = np.lexsort((times, senders // n))
-    t, s = times[order], senders[order]
-    r = s // n
-    eps = 1e-6 * tau
-    for shift in range(1, n):
-        if t.size <= shift:
-            break
-        dt = t[shift:] - t[:-shift]
-        close = (r[shift:] == r[:-shift]) & (dt < tau - eps)
-        first, second = s[:-shift][close], s[shift:][close]
-        amount = tau - dt[close]
-        tie = dt[close] <= eps
-        rep, i, j = first // n, first % n, second % n
-        overlap += np.bincount(
-            (rep * n + i) * n + j, np.where(tie, amount / 2, amount), overlap.size
-        )
-        overlap += np.bincount((rep * n + j) * n + i, np.where(tie, amount / 2, 0.0), overlap.size)
-    overlap = overlap.reshape(replicas, n, n)
-    overlap[:, np.arange(n), np.arange(n)] = 0.0
-    return overlap, counts
-
-
 def model_term(
     first: FloatArray, gain_causal: FloatArray, gain_anticausal: FloatArray
 ) -> FloatArray:
     """Hebbian overlaps as the synapses see them: ``[r, k, j]`` for the synapse ``j -> k``,
     ``gain_causal * (overlap with j first) + gain_anticausal * (overlap with k first)``
-    (``first`` from :func:`coactivation_from_spikes`)."""
+    (``first`` from :class:`salpynn.networks.sampling.PhaseStatistics`)."""
     return gain_causal * first.transpose(0, 2, 1) + gain_anticausal * first
-
-
-def state_counts(
-    times: FloatArray,
-    senders: NDArray[np.int64],
-    n: int,
-    replicas: int,
-    tau: float,
-    t_start: float,
-    t_stop: float,
-) -> NDArray[np.int64]:
-    """Counts of the ``2**n`` states per replica, read every ``tau / 2`` in
-    ``[t_start + tau, t_stop)`` (the first ``tau`` is skipped: states there depend on spikes
-    before ``t_start``)."""
-    from salpynn.analysis.states import binary_states, state_indices
-
-    order = np.argsort(senders, kind="stable")
-    bounds = np.searchsorted(senders[order], np.arange(n * replicas + 1))
-    sorted_times = times[order]
-    counts = np.zeros((replicas, 2**n), dtype=np.int64)
-    for rep in range(replicas):
-        trains = [sorted_times[bounds[rep * n + k] : bounds[rep * n + k + 1]] for k in range(n)]
-        z = binary_states(trains, tau, t_start=t_start + tau, t_stop=t_stop)
-        counts[rep] = np.bincount(state_indices(z), minlength=2**n)
-    return counts
 
 
 def kl_rows(p_target: FloatArray, counts: NDArray[np.int64]) -> FloatArray:
@@ -409,7 +345,10 @@ def _open_batch(
     from salpynn.pynn import load_backend
 
     backend = load_backend(config.backend)
-    backend.setup(timestep=config.resolution, seed=kernel_seed)
+    # NEST rotates its delay ring (min_delay + max_delay slots) every step: PyNN's default
+    # max_delay of 10 ms makes that 101 slots; 1 ms (the default delay of NEST's synapses)
+    # is enough here.
+    backend.setup(timestep=config.resolution, seed=kernel_seed, max_delay=max(1.0, config.delay))
     return SamplingBatch(
         backend,
         w,
@@ -421,6 +360,7 @@ def _open_batch(
         resolution=config.resolution,
         amplitudes=sal_amplitudes,
         convention=config.convention,
+        statistics=True,
     )
 
 
@@ -504,9 +444,7 @@ def _validate(batch: SamplingBatch, config: SamplingConfig, p_target: FloatArray
     chunk = round(config.sleep / config.resolution)
     while remaining > 0:
         steps = min(chunk, remaining)
-        times, senders, t0, t1 = batch.run(steps * config.resolution)
-        if t1 - t0 > config.tau_ref:
-            counts += state_counts(times, senders, config.n, batch.replicas, config.tau_ref, t0, t1)
+        counts += batch.run_statistics(steps * config.resolution).states
         remaining -= steps
     batch.set_connection_parameter("eta", config.sal_eta)
     return kl_rows(p_target, counts)
@@ -558,7 +496,7 @@ def _train_batch(
     off_diagonal = ~np.eye(config.n, dtype=bool)
     if np.all(sal_amp[:, off_diagonal] == 1.0):
         sal_amp = None  # homogeneous amplitudes stay synapse-type parameters
-    n, reps = config.n, len(seeds)
+    reps = len(seeds)
     state = _BatchState.load(path, key)
     if state is None:
         w0 = np.stack([s.w_initial for s in setups])
@@ -587,18 +525,22 @@ def _train_batch(
         start = time.perf_counter()
         w, b = state.w, state.b
         for it in range(first, stop):
-            times, senders, t0, t1 = batch.run(config.sleep)
-            duration = t1 - t0
-            first, counts = coactivation_from_spikes(times, senders, n, reps, config.tau_ref)
-            model = model_term(first, gain_c, gain_a)
+            phase = batch.run_statistics(config.sleep)
+            model = model_term(phase.first, gain_c, gain_a)
             w = batch.weights() if config.sal else w
             w, b = wake_sleep_step(
-                config, w, b, gain_mean * co_target, rate_target, model, counts, duration
+                config,
+                w,
+                b,
+                gain_mean * co_target,
+                rate_target,
+                model,
+                phase.counts,
+                phase.t_stop - phase.t_start,
             )
             batch.set_weights(w)
             batch.set_biases(b)
-            sampled = state_counts(times, senders, n, reps, config.tau_ref, t0, t1)
-            state.dkl_sleep[:, it] = kl_rows(p_target, sampled)
+            state.dkl_sleep[:, it] = kl_rows(p_target, phase.states)
             state.asymmetry[:, it + 1] = asymmetry_variance(w)
             bar.update()
         state.train_seconds += time.perf_counter() - start

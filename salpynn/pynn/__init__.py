@@ -83,6 +83,24 @@ class Backend:
         before.  Create it right after the network (on NEST it adds a ``spike_recorder``)."""
         return self._impl.SpikeReader(self, population)
 
+    @property
+    def has_sampling_monitor(self) -> bool:
+        """Whether :meth:`sampling_monitor` is available: NEST in one process."""
+        return self.name == "nest" and self.sim.num_processes() == 1
+
+    def sampling_monitor(self, population: Any, n: int, tau: float) -> Any:
+        """Phase statistics of ``population`` (networks of ``n`` consecutive neurons) computed
+        in the kernel by ``salpynnmodule``'s ``sampling_monitor``: ``.read(readout_start,
+        readout_stop)`` returns ``(first, counts, states)`` (see
+        :class:`salpynn.networks.sampling.PhaseStatistics`) of the spikes since the last read.
+        NEST in one process only (:attr:`has_sampling_monitor`)."""
+        if not self.has_sampling_monitor:
+            raise NotImplementedError(
+                f"sampling_monitor needs NEST in one process (backend {self.name}, "
+                f"{self.sim.num_processes()} processes); use spike_reader"
+            )
+        return self._impl.SamplingMonitor(population, n, tau)
+
     def set_cells(self, population: Any, **values: Any) -> None:
         """Set per-neuron parameters (PyNN names and units) of a whole population at once."""
         self._impl.set_cells(population, **values)

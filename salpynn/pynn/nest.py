@@ -377,6 +377,47 @@ class SpikeReader:
         return times, senders
 
 
+class SamplingMonitor:
+    """A ``sampling_monitor`` on ``population`` (networks of ``n`` consecutive neurons)."""
+
+    def __init__(self, population: Any, n: int, tau: float) -> None:
+        nodes = population.node_collection
+        if len(nodes) % n:
+            raise ValueError(
+                f"a population of {len(nodes)} neurons is no whole number of networks of {n}"
+            )
+        self.n, self.replicas = n, len(nodes) // n
+        self.monitor = nest.Create(
+            "sampling_monitor",
+            params={
+                "n": n,
+                "replicas": self.replicas,
+                "first_sender": nodes[0].global_id,
+                "tau": tau,
+            },
+        )
+        nest.Connect(nodes, self.monitor)
+
+    def read(
+        self, readout_start: float, readout_stop: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(first, counts, states)`` of the spikes since the last read, states read every
+        ``tau / 2`` in ``[readout_start, readout_stop)``; forgets the spikes."""
+        # PyNEST's set(dict) and get(list) read the whole status once per key and per call, and
+        # each read computes the statistics: set a list of one dict, get everything once.
+        self.monitor.set(
+            [{"readout_start": readout_start, "readout_stop": max(readout_stop, readout_start)}]
+        )
+        status = self.monitor.get()
+        self.monitor.set([{"n_events": 0}])
+        n, r = self.n, self.replicas
+        return (
+            np.asarray(status["overlap_first"], dtype=float).reshape(r, n, n),
+            np.asarray(status["counts"], dtype=np.int64).reshape(r, n),
+            np.asarray(status["state_counts"], dtype=np.int64).reshape(r, 2**n),
+        )
+
+
 #: State of ``sampling_neuron`` that :func:`set_cells` and :func:`get_cells` pass through
 #: under its native name (no PyNN parameter): the accumulators of time-averaged read-outs.
 NATIVE_STATE = {"u_sum": float, "v_sum": float, "n_sum": int, "u_bar": float, "v_bar": float,
