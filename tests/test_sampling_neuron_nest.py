@@ -369,6 +369,75 @@ class TestQuietSteps:
         assert nest.GetDefaults("sampling_neuron")["skip_quiet_steps"] is True
 
 
+class TestTimeRescaling:
+    """The first spike under a piecewise-constant ``u`` has the per-step Bernoulli law.
+
+    4000 unconnected neurons receive the same input (rectangular PSPs that overlap, end and
+    inhibit), so ``u`` changes several times while they may fire; the neuron carries its
+    Exp(1) budget across the changes.  Expected: ``P(first spike in step k) = p_k
+    prod_{s<k} (1 - p_s)`` from the recorded ``u``; chi-square over bins pooled to >= 5
+    expected counts, false-alarm rate 1e-4.
+    """
+
+    N, STEPS = 4000, 40
+
+    @pytest.mark.parametrize("escape", ["exp", "logistic"])
+    def test_first_spike_step_distribution(self, nest, escape: str) -> None:
+        from scipy.stats import chi2
+
+        fresh_kernel(nest, seed=11)
+        tau_ref = 1.0  # 10 steps
+        cells = nest.Create(
+            "sampling_neuron",
+            self.N,
+            params={"b": -2.0, "tau_ref": tau_ref, "tau_syn": 0.4, "escape": escape},
+        )
+        source = nest.Create("spike_generator", params={"spike_times": [0.4, 0.7, 1.4, 2.2]})
+        for weight, receptor in ((1.0, 1), (0.8, 2)):
+            nest.Connect(
+                source, cells, syn_spec={"weight": weight, "delay": H, "receptor_type": receptor}
+            )
+        inhibit = nest.Create("spike_generator", params={"spike_times": [1.0, 2.5]})
+        nest.Connect(inhibit, cells, syn_spec={"weight": -1.5, "delay": H})
+        recorder = nest.Create("spike_recorder")
+        nest.Connect(cells, recorder)
+        meter = nest.Create("multimeter", params={"record_from": ["u"], "interval": H})
+        nest.Connect(meter, cells[0])
+        nest.Simulate(self.STEPS * H)
+
+        steps, u = recorded(meter, cells[0], "u")
+        first = {}
+        for sender, step in zip(
+            recorder.events["senders"], to_steps(recorder.events["times"]), strict=True
+        ):
+            first[sender] = min(step, first.get(sender, step))
+        # u of cell 0 is everyone's u up to its own first spike (no recurrent input).
+        u_of_step = dict(zip(steps.tolist(), u.tolist(), strict=True))
+        assert len(set(np.round(u, 9))) >= 5  # u changes several times
+        p = np.array(
+            [spike_probability(u_of_step[k], escape, tau_ref) for k in range(1, self.STEPS)]
+        )
+        survive = np.concatenate(([1.0], np.cumprod(1.0 - p)))
+        expected = self.N * np.append(survive[:-1] * p, survive[-1])
+        observed = np.zeros(self.STEPS)
+        for step in first.values():
+            observed[step - 1] += 1
+        observed[-1] = self.N - len(first)  # no spike within the run
+        obs, exp_, acc_o, acc_e = [], [], 0.0, 0.0
+        for o, e in zip(observed, expected, strict=True):
+            acc_o, acc_e = acc_o + o, acc_e + e
+            if acc_e >= 5.0:
+                obs.append(acc_o)
+                exp_.append(acc_e)
+                acc_o = acc_e = 0.0
+        obs[-1] += acc_o
+        exp_[-1] += acc_e
+        obs_a, exp_a = np.asarray(obs), np.asarray(exp_)
+        statistic = float(np.sum((obs_a - exp_a) ** 2 / exp_a))
+        assert obs_a.size >= 15, (obs_a, exp_a)
+        assert statistic < chi2.ppf(1 - 1e-4, obs_a.size - 1), (statistic, obs_a, exp_a)
+
+
 class TestAlphaPsp:
     def test_alpha_kernel_tails_and_apical_gain(self, nest) -> None:
         """u against the alpha kernel summed over every arrival (tails included), off-grid
