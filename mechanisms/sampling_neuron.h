@@ -109,15 +109,12 @@ with ``v_bar(t - h)`` the basal average before this step (0 before the first).
 ``u_sum`` and ``v_sum`` accumulate ``u`` and the basal input over the
 ``n_sum`` steps since they were last set (to 0), for time-averaged readouts.
 
-Implementation: per-step Bernoulli trials with probabilities ``p_s`` are drawn
-by time rescaling.  After each spike (and at the start) the neuron draws one
-budget ``E ~ Exp(1)``; each step that it may fire uses up the hazard
-``-ln(1 - p(u))``, and it fires in the first step in which the hazard used
-reaches ``E``.  Then ``P(no spike in steps 1..k) = P(E > sum_s -ln(1 - p_s)) =
-prod_s (1 - p_s)``: exactly the per-step trials.  While ``u`` stays constant the
-spike step follows by one division, and a change of ``u`` carries the budget
-left over: one random number per spike, and the exponential only when ``u``
-changes.  With
+Implementation: while ``u`` stays constant the steps are independent Bernoulli
+trials, so instead of one random number per step the neuron draws the number
+of steps to its next spike from the geometric distribution of ``p(u)`` and
+counts it down; when ``u`` changes it draws again (the geometric distribution
+is memoryless, so the spike statistics are exactly those of per-step trials).
+This saves the random number and the exponential of most steps.  With
 rectangular PSPs and averaging off, most steps are then quiet: nothing arrives,
 no PSP ends, ``u`` is unchanged and the neuron neither fires nor leaves its dead
 time.  The neuron knows the next step that is not quiet (the next arrival, PSP
@@ -566,18 +563,15 @@ private:
     bool quiet_ok_;         //!< rectangular PSPs, no averages, no forced spikes
     bool wait_valid_;       //!< steps_to_spike_ holds a draw for u_drawn_
     nest::RngPtr rng_;
-    double u_drawn_;       //!< u for which steps_to_spike_ was drawn
-    double budget_;        //!< Exp(1) hazard budget left at the start of the current stretch
-    double hazard_;        //!< -ln(1 - p(u_drawn_)): hazard per step of the current stretch
-    double stretch_steps_; //!< steps_to_spike_ at the start of the current stretch
-    long n_ref_;           //!< tau_ref in steps
-    long n_syn_;           //!< tau_syn in steps (rect)
-    double alpha_decay_;   //!< exp(-h / tau_syn) (alpha)
-    double alpha_scale_;   //!< tau_ref h / tau_syn^2 (alpha)
-    double h_over_tau_;    //!< h / tau_ref: hazard exp(u) / tau_ref times h
-    double log_tau_ref_;   //!< ln(tau_ref / h), the logistic threshold
-    long n_avg_;           //!< avg_window in steps (0: off)
-    double nudge_;         //!< lambda_nudge (u_target - v_bar(t - h) - b) of the current step
+    double u_drawn_;     //!< u for which steps_to_spike_ was drawn
+    long n_ref_;         //!< tau_ref in steps
+    long n_syn_;         //!< tau_syn in steps (rect)
+    double alpha_decay_; //!< exp(-h / tau_syn) (alpha)
+    double alpha_scale_; //!< tau_ref h / tau_syn^2 (alpha)
+    double h_over_tau_;  //!< h / tau_ref: hazard exp(u) / tau_ref times h
+    double log_tau_ref_; //!< ln(tau_ref / h), the logistic threshold
+    long n_avg_;         //!< avg_window in steps (0: off)
+    double nudge_;       //!< lambda_nudge (u_target - v_bar(t - h) - b) of the current step
   };
 
   //! ln(1 - p(u)), exactly and without cancellation (<= 0).
@@ -593,24 +587,17 @@ private:
     return -( std::max( x, 0.0 ) + std::log1p( std::exp( -std::abs( x ) ) ) );
   }
 
-  /**
-   * Start a stretch of constant u: the number of steps, counting the current one, until
-   * the hazard -ln(1 - p(u)) per step has used up the budget: the first k with
-   * k * hazard >= budget_.
-   */
-  void
-  start_stretch_( double u )
+  //! Number of steps, counting the current one, until the next spike at potential u.
+  double
+  draw_steps_to_spike_( double u ) const
   {
-    V_.hazard_ = -log_no_spike_probability_( u );
-    double steps = std::numeric_limits< double >::infinity(); // p underflows: never fires
-    if ( V_.hazard_ > 0.0 )
+    const double log_q = log_no_spike_probability_( u );
+    if ( log_q == 0.0 )
     {
-      steps = std::max( 1.0, std::ceil( V_.budget_ / V_.hazard_ ) );
+      return std::numeric_limits< double >::infinity(); // p underflows: never fires
     }
-    V_.steps_to_spike_ = steps;
-    V_.stretch_steps_ = steps;
-    V_.u_drawn_ = u;
-    V_.wait_valid_ = true;
+    const double uniform = 1.0 - V_.rng_->drand(); // in (0, 1]
+    return 1.0 + std::floor( std::log( uniform ) / log_q );
   }
 
   double
@@ -1337,20 +1324,11 @@ sampling_neuron::update( nest::Time const& origin, const long from, const long t
     {
       S_.r_ = 0;
       const double u = get_u_();
-      if ( not V_.wait_valid_ )
+      if ( not V_.wait_valid_ or u != V_.u_drawn_ )
       {
-        // A new budget after every spike (and at the start): Exp(1).
-        V_.budget_ = -std::log( 1.0 - V_.rng_->drand() ); // drand in [0, 1)
-        start_stretch_( u );
-      }
-      else if ( u != V_.u_drawn_ )
-      {
-        // The steps survived at the old u used their hazard; the rest carries over.
-        if ( std::isfinite( V_.stretch_steps_ ) )
-        {
-          V_.budget_ -= ( V_.stretch_steps_ - V_.steps_to_spike_ ) * V_.hazard_;
-        }
-        start_stretch_( u );
+        V_.steps_to_spike_ = draw_steps_to_spike_( u );
+        V_.u_drawn_ = u;
+        V_.wait_valid_ = true;
       }
       V_.steps_to_spike_ -= 1.0;
       fires = V_.steps_to_spike_ < 0.5;

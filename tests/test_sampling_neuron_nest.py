@@ -369,13 +369,13 @@ class TestQuietSteps:
         assert nest.GetDefaults("sampling_neuron")["skip_quiet_steps"] is True
 
 
-class TestTimeRescaling:
+class TestStepwiseU:
     """The first spike under a piecewise-constant ``u`` has the per-step Bernoulli law.
 
     4000 unconnected neurons receive the same input (rectangular PSPs that overlap, end and
-    inhibit), so ``u`` changes several times while they may fire; the neuron carries its
-    Exp(1) budget across the changes.  Expected: ``P(first spike in step k) = p_k
-    prod_{s<k} (1 - p_s)`` from the recorded ``u``; chi-square over bins pooled to >= 5
+    inhibit), so ``u`` changes several times while they may fire, and the neuron draws its
+    geometric waiting time again at every change.  Expected: ``P(first spike in step k) =
+    p_k prod_{s<k} (1 - p_s)`` from the recorded ``u``; chi-square over bins pooled to >= 5
     expected counts, false-alarm rate 1e-4.
     """
 
