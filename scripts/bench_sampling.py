@@ -8,7 +8,10 @@ One condition (synaptic noise 0.8 with SAL, the paper's network: 7 neurons, slee
 
 1. packing: the cost per run-iteration against the number of networks per NEST kernel
    (``--packing 1,10,35,70,140``; one process, one kernel holding all of them);
-2. both cores: ``mpirun -n 2`` with two kernels of the largest packing;
+2. both cores: ``mpirun -n 2`` with two kernels of 20 networks each (the sweep's packing:
+   each condition's 20 seeds in one kernel), for this condition and for synaptic noise
+   without SAL (static synapses, the kind of six of the sweep's eight conditions), and with
+   two kernels of the best packing;
 3. the authors' trainer (``--authors DIR``, a checkout of unibe-cns/sal-code): installed with
    numba into a throwaway venv under the system's temp folder (never into salpynn's
    environments) and run twice with the paper's network for two numbers of iterations; the
@@ -16,7 +19,8 @@ One condition (synaptic noise 0.8 with SAL, the paper's network: 7 neurons, slee
 4. the NumPy step loop vectorised over all networks of the largest packing.
 
 Printed: seconds per run-iteration of each, the ratios, and the projected wall-clock hours of
-the paper's Figs. 4-5 sweep (8 conditions x 20 seeds x 20,000 iterations plus validations).
+the paper's Figs. 4-5 sweep (``scripts/sweeps/fig4-5-paper.json``: 8 conditions, 2 of them
+with SAL, x 20 seeds x 20,000 iterations plus validations).
 
     .venv/bin/python scripts/bench_sampling.py [--packing 1,10,35,70,140] [--iterations 6]
         [--authors ~/sal-code]
@@ -40,6 +44,7 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
 #: The Figs. 4-5 sweep: runs, iterations, and sleep phases per iteration including validation
 #: (synaptic: every 500 iterations 100 phases, +20 %; plasticity: every 1000, +10 %).
 SWEEP_RUNS, SWEEP_ITERATIONS, VALIDATION_OVERHEAD = 8 * 20, 20_000, 1.15
+SWEEP_SAL_RUNS, SWEEP_BATCH = 2 * 20, 20
 
 
 def run(ranks: int, out: Path, settings: dict[str, object]) -> dict:
@@ -181,14 +186,33 @@ def main() -> None:
             f"({cost[packing] * 1e9 / (7 * 50_000):.0f} ns per neuron-step)"
         )
     best = min(cost, key=cost.get)
-    summary = run(2, work / "ranks-2", {**base, "seeds": 2 * best, "batch": best})
-    machine = summary["seconds_per_iteration_per_run"]
+    machine = {}
+    for label, extra in (("sal", {}), ("static", {"sal": "false"})):
+        summary = run(
+            2,
+            work / f"ranks-2-{label}",
+            {**base, **extra, "seeds": 2 * SWEEP_BATCH, "batch": SWEEP_BATCH},
+        )
+        machine[label] = summary["seconds_per_iteration_per_run"]
+        print(
+            f"  mpirun -n 2, {SWEEP_BATCH} networks per kernel, "
+            f"{'SAL' if label == 'sal' else 'static synapses (no SAL)'}: "
+            f"{machine[label] * 1e3:.2f} ms wall per run-iteration on the machine"
+        )
+    summary = run(2, work / "ranks-2-best", {**base, "seeds": 2 * best, "batch": best})
+    machine_best = summary["seconds_per_iteration_per_run"]
     print(
-        f"  mpirun -n 2, {best} networks per kernel: {machine * 1e3:.2f} ms wall per "
+        f"  mpirun -n 2, {best} networks per kernel, SAL: {machine_best * 1e3:.2f} ms wall per "
         f"run-iteration on the machine"
     )
-    hours = SWEEP_RUNS * SWEEP_ITERATIONS * VALIDATION_OVERHEAD * machine / 3600
-    print(f"  projected Figs. 4-5 sweep (160 runs x 20,000 iterations): {hours:.1f} h here")
+    per_sweep = SWEEP_SAL_RUNS * machine["sal"] + (SWEEP_RUNS - SWEEP_SAL_RUNS) * machine["static"]
+    hours = SWEEP_ITERATIONS * VALIDATION_OVERHEAD * per_sweep / 3600
+    print(
+        f"  projected Figs. 4-5 sweep (160 runs x 20,000 iterations, {SWEEP_BATCH} seeds per "
+        f"kernel): {hours:.1f} h here (target 3 h); "
+        f"{hours * machine_best / machine['sal']:.1f} h if conditions shared kernels of {best}"
+    )
+    machine = machine["sal"]
     baseline = numpy_baseline(best) / best
     print(
         f"  NumPy step loop over {best} networks: {baseline * 1e3:.2f} ms per run-iteration "

@@ -41,3 +41,20 @@ def nest():
         require(False, str(err))
     yield nest
     nest.ResetKernel()
+
+
+def pooled_chi_square(observed, expected, min_expected: float = 5.0) -> tuple[float, int]:
+    """Pearson's statistic and its degrees of freedom for counts whose consecutive bins are
+    pooled until each holds at least ``min_expected`` expected counts (the rest joins the
+    last bin)."""
+    obs, exp_, acc_o, acc_e = [], [], 0.0, 0.0
+    for o, e in zip(observed, expected, strict=True):
+        acc_o, acc_e = acc_o + o, acc_e + e
+        if acc_e >= min_expected:
+            obs.append(acc_o)
+            exp_.append(acc_e)
+            acc_o = acc_e = 0.0
+    obs[-1] += acc_o
+    exp_[-1] += acc_e
+    statistic = sum((o - e) ** 2 / e for o, e in zip(obs, exp_, strict=True))
+    return float(statistic), len(obs) - 1

@@ -29,7 +29,7 @@ from salpynn.analysis.states import (
 )
 from salpynn.pynn import BACKENDS, ESCAPES, Backend, load_backend
 from salpynn.rule import PairRule, weight_trajectory
-from tests.conftest import require
+from tests.conftest import pooled_chi_square, require
 
 #: Does a postsynaptic spike change the reported weight only at the next presynaptic spike?
 POST_UPDATES_LAZY = {"nest": True, "brian2": False}
@@ -383,18 +383,8 @@ class TestAlphaDrivenFiring:
         assert expected[round(self.LEAD / self.H) + 2] > 50  # the PSP drives a burst
 
         # Chi-square over bins pooled to >= 5 expected counts; false-alarm rate 1e-4.
-        obs, exp_, acc_o, acc_e = [], [], 0.0, 0.0
-        for o, e in zip(observed, expected, strict=True):
-            acc_o, acc_e = acc_o + o, acc_e + e
-            if acc_e >= 5.0:
-                obs.append(acc_o)
-                exp_.append(acc_e)
-                acc_o = acc_e = 0.0
-        obs[-1] += acc_o
-        exp_[-1] += acc_e
-        obs_a, exp_a = np.asarray(obs), np.asarray(exp_)
-        statistic = float(np.sum((obs_a - exp_a) ** 2 / exp_a))
-        assert statistic < chi2.ppf(1 - 1e-4, obs_a.size - 1), (statistic, obs_a, exp_a)
+        statistic, dof = pooled_chi_square(observed, expected)
+        assert statistic < chi2.ppf(1 - 1e-4, dof), (statistic, observed, expected)
 
 
 class TestIsolatedRate:

@@ -15,6 +15,7 @@ import pytest
 import salpynn.nest as snest
 from salpynn.build import build_module
 from salpynn.rule import PairRule, weight_trajectory
+from tests.conftest import pooled_chi_square
 
 H = 0.1  # resolution, ms
 SILENT_B = -50.0  # exp(-50) ~ 2e-22: a neuron with this bias does not fire in these tests
@@ -423,19 +424,9 @@ class TestStepwiseU:
         for step in first.values():
             observed[step - 1] += 1
         observed[-1] = self.N - len(first)  # no spike within the run
-        obs, exp_, acc_o, acc_e = [], [], 0.0, 0.0
-        for o, e in zip(observed, expected, strict=True):
-            acc_o, acc_e = acc_o + o, acc_e + e
-            if acc_e >= 5.0:
-                obs.append(acc_o)
-                exp_.append(acc_e)
-                acc_o = acc_e = 0.0
-        obs[-1] += acc_o
-        exp_[-1] += acc_e
-        obs_a, exp_a = np.asarray(obs), np.asarray(exp_)
-        statistic = float(np.sum((obs_a - exp_a) ** 2 / exp_a))
-        assert obs_a.size >= 15, (obs_a, exp_a)
-        assert statistic < chi2.ppf(1 - 1e-4, obs_a.size - 1), (statistic, obs_a, exp_a)
+        statistic, dof = pooled_chi_square(observed, expected)
+        assert dof >= 14, (observed, expected)
+        assert statistic < chi2.ppf(1 - 1e-4, dof), (statistic, observed, expected)
 
 
 class TestAlphaPsp:
