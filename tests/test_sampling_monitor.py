@@ -10,6 +10,8 @@ equal to rounding (the monitor sums whole half-steps, the reference floats in ms
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -168,3 +170,37 @@ def test_a_neuron_outside_the_networks_cannot_connect(nest) -> None:
         Exception, match=r"node 5 is not one of its networks' neurons \(node ids 1 \.\.\. 4"
     ):
         nest.Connect(cells[4], monitor)
+
+
+def test_static_synapses_sample_exactly_as_sal_synapses_with_eta_zero() -> None:
+    """The sampling experiment runs its conditions without SAL on static synapses: same
+    kernel seed, weights and biases give the same phase statistics as ``sal_synapse`` with
+    ``eta = 0`` (which the experiment used before)."""
+    from salpynn.networks.sampling import SamplingBatch
+
+    from salpynn.experiments.sampling import SamplingConfig, seed_setup
+    from salpynn.pynn import load_backend
+
+    config = SamplingConfig(n=5, sal=True)
+    setups = [seed_setup(config, s) for s in (1, 2, 3)]
+    w = np.stack([s.w_initial for s in setups])
+    b = np.stack([s.b_initial for s in setups])
+    results = {}
+    for name, rule in (("static", None), ("sal-eta-0", replace(config.sal_rule(), eta=0.0))):
+        backend = load_backend("nest")
+        backend.setup(timestep=config.resolution, seed=17)
+        batch = SamplingBatch(
+            backend, w, b, tau_ref=config.tau_ref, escape=config.escape, delay=config.delay,
+            rule=rule, resolution=config.resolution, convention=config.convention,
+            statistics=True,
+        )  # fmt: skip
+        phases = [batch.run_statistics(200.0) for _ in range(2)]
+        batch.set_weights(w * 0.5)
+        phases.append(batch.run_statistics(200.0))
+        results[name] = phases
+        batch.end()
+    for static, sal in zip(results["static"], results["sal-eta-0"], strict=True):
+        assert static.counts.sum() > 300
+        np.testing.assert_array_equal(static.counts, sal.counts)
+        np.testing.assert_array_equal(static.first, sal.first)
+        np.testing.assert_array_equal(static.states, sal.states)

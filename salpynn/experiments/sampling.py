@@ -356,9 +356,11 @@ def _open_batch(
         tau_ref=config.tau_ref,
         escape=config.escape,
         delay=config.delay,
-        rule=config.sal_rule(),
+        # Without SAL the weights only change between phases (from Python): static synapses,
+        # which transmit exactly as a sal_synapse with eta = 0 and skip its spike pairing.
+        rule=config.sal_rule() if config.sal else None,
         resolution=config.resolution,
-        amplitudes=sal_amplitudes,
+        amplitudes=sal_amplitudes if config.sal else None,
         convention=config.convention,
         statistics=True,
     )
@@ -438,7 +440,8 @@ class _BatchState:
 
 def _validate(batch: SamplingBatch, config: SamplingConfig, p_target: FloatArray) -> FloatArray:
     """Frozen plasticity, ``validation_factor`` sleep phases; ``D_KL`` per replica."""
-    batch.set_connection_parameter("eta", 0.0)
+    if config.sal:
+        batch.set_connection_parameter("eta", 0.0)
     counts = np.zeros((batch.replicas, 2**config.n), dtype=np.int64)
     remaining = round(config.validation_factor * config.sleep / config.resolution)
     chunk = round(config.sleep / config.resolution)
@@ -446,7 +449,8 @@ def _validate(batch: SamplingBatch, config: SamplingConfig, p_target: FloatArray
         steps = min(chunk, remaining)
         counts += batch.run_statistics(steps * config.resolution).states
         remaining -= steps
-    batch.set_connection_parameter("eta", config.sal_eta)
+    if config.sal:
+        batch.set_connection_parameter("eta", config.sal_eta)
     return kl_rows(p_target, counts)
 
 
