@@ -204,3 +204,36 @@ def test_static_synapses_sample_exactly_as_sal_synapses_with_eta_zero() -> None:
         np.testing.assert_array_equal(static.counts, sal.counts)
         np.testing.assert_array_equal(static.first, sal.first)
         np.testing.assert_array_equal(static.states, sal.states)
+
+
+def test_batch_statistics_from_the_monitor_equal_those_from_recorded_spikes() -> None:
+    """``SamplingBatch.run_statistics`` with the monitor (NEST) and from recorded spikes (the
+    path of other backends) on the same seed: the same phases give the same statistics, the
+    read-out window included (phases longer and shorter than tau_ref)."""
+    from salpynn.networks.sampling import SamplingBatch
+
+    from salpynn.experiments.sampling import SamplingConfig, seed_setup
+    from salpynn.pynn import load_backend
+
+    config = SamplingConfig(n=4)
+    setups = [seed_setup(config, s) for s in (4, 5)]
+    w = np.stack([s.w_initial for s in setups])
+    b = np.stack([s.b_initial for s in setups])
+    results = {}
+    for monitored in (True, False):
+        backend = load_backend("nest")
+        backend.setup(timestep=config.resolution, seed=23)
+        batch = SamplingBatch(
+            backend, w, b, tau_ref=config.tau_ref, escape=config.escape, delay=config.delay,
+            rule=config.sal_rule(), resolution=config.resolution, convention=config.convention,
+            statistics=monitored,
+        )  # fmt: skip
+        assert (batch.monitor is not None) == monitored
+        results[monitored] = [batch.run_statistics(d) for d in (150.0, 3.0, 97.3)]
+        batch.end()
+    for a, b_ in zip(results[True], results[False], strict=True):
+        assert (a.t_start, a.t_stop) == (b_.t_start, b_.t_stop)
+        np.testing.assert_array_equal(a.counts, b_.counts)
+        np.testing.assert_array_equal(a.states, b_.states)
+        np.testing.assert_allclose(a.first, b_.first, rtol=0, atol=1e-9)
+    assert results[True][0].states.sum() > 0 and results[True][1].states.sum() == 0
