@@ -570,6 +570,16 @@ def test_a_scenario_is_never_compared_with_another_scenarios_baseline(tmp_path):
     ]
     rows = acceptance(runs, "synaptic", 0.8)
     assert [row["value"] for row in rows] == pytest.approx([1000.0, 1.2, 3.0])
+    # A sweep of a scenario's baseline and SAL alone (Fig. 5's 20-seed plasticity sweep)
+    # decides the one criterion that compares those two, against its own baseline.
+    runs = [runs[0], run("plasticity-sal", "plasticity", 0.8, True, 18.0, 0.002)]
+    runs[1].summary["seeds"] = [1, 2, 3]
+    rows = acceptance(runs, "plasticity", 0.8)
+    assert [(row["criterion"], row["met"], row["seeds"]) for row in rows] == [
+        ("D_KL with SAL / noise-free <= 1.5", False, 2)
+    ]
+    assert rows[0]["value"] == pytest.approx(2.0)
+    assert acceptance(runs, "synaptic", 0.8) == []
 
 
 @pytest.mark.parametrize(

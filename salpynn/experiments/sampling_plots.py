@@ -161,16 +161,21 @@ def plot_noise_levels(path: Path, runs: Sequence[SamplingRun], noise: str) -> Pa
     return save_png(fig, path)
 
 
-#: The sampling-network acceptance criteria at one noise level: (name, threshold, met).
+#: The sampling-network acceptance criteria at one noise level: (name, threshold, relation,
+#: numerator, denominator), the last two naming the conditions whose median final values
+#: are compared (``asymmetry`` or ``dkl`` of ``baseline``, ``hebbian`` or ``sal``).
 ACCEPTANCE = (
-    ("Var(W_ij - W_ji) w/o SAL / with SAL", 100.0, ">="),
-    ("D_KL with SAL / noise-free", 1.5, "<="),
-    ("D_KL w/o SAL / noise-free", 1.5, ">="),
+    ("Var(W_ij - W_ji) w/o SAL / with SAL", 100.0, ">=", "hebbian asymmetry", "sal asymmetry"),
+    ("D_KL with SAL / noise-free", 1.5, "<=", "sal dkl", "baseline dkl"),
+    ("D_KL w/o SAL / noise-free", 1.5, ">=", "hebbian dkl", "baseline dkl"),
 )
 
 
-def _median_final(run: SamplingRun) -> tuple[float, float]:
-    return float(np.median(run.dkl_validation[:, -1])), float(np.median(run.asymmetry[:, -1]))
+def _median_final(run: SamplingRun) -> dict[str, float]:
+    return {
+        "dkl": float(np.median(run.dkl_validation[:, -1])),
+        "asymmetry": float(np.median(run.asymmetry[:, -1])),
+    }
 
 
 def acceptance(runs: Sequence[SamplingRun], noise: str, sigma: float) -> list[dict[str, Any]]:
@@ -178,19 +183,24 @@ def acceptance(runs: Sequence[SamplingRun], noise: str, sigma: float) -> list[di
     seeds of the final values: ``Var`` without SAL at least 100x that with SAL, final D_KL with
     SAL within 1.5x of the scenario's noise-free baseline, without SAL at least 1.5x above it.
     The baseline is the scenario's own (plasticity noise: sigma 0 with sigma_init 0.2) if
-    present, else the noise-free run.  Rows: criterion, value, threshold, met."""
-    baseline = baseline_runs(runs, noise)
+    present, else the noise-free run.  A criterion is reported when both conditions it compares
+    are among ``runs`` (a sweep of the baseline and SAL alone decides the second).  Rows:
+    criterion, value, threshold, met, and the seeds of the two conditions compared."""
     at = [r for r in runs if r.noise == noise and np.isclose(r.sigma, sigma)]
-    hebbian = [r for r in at if r.kind == "Hebbian only"]
-    sal = [r for r in at if r.kind == "SAL"]
-    if not (baseline and hebbian and sal):
-        return []
-    dkl_none, _ = _median_final(baseline[0])
-    dkl_hebb, asym_hebb = _median_final(hebbian[0])
-    dkl_sal, asym_sal = _median_final(sal[0])
-    values = (asym_hebb / asym_sal, dkl_sal / dkl_none, dkl_hebb / dkl_none)
+    chosen = {
+        "baseline": baseline_runs(runs, noise)[:1],
+        "hebbian": [r for r in at if r.kind == "Hebbian only"][:1],
+        "sal": [r for r in at if r.kind == "SAL"][:1],
+    }
     rows = []
-    for (name, threshold, relation), value in zip(ACCEPTANCE, values, strict=True):
+    for name, threshold, relation, numerator, denominator in ACCEPTANCE:
+        (top, top_value), (bottom, bottom_value) = (x.split() for x in (numerator, denominator))
+        if not (chosen[top] and chosen[bottom]):
+            continue
+        value = (
+            _median_final(chosen[top][0])[top_value]
+            / _median_final(chosen[bottom][0])[bottom_value]
+        )
         met = value >= threshold if relation == ">=" else value <= threshold
         rows.append(
             {
@@ -199,7 +209,7 @@ def acceptance(runs: Sequence[SamplingRun], noise: str, sigma: float) -> list[di
                 "criterion": f"{name} {relation} {threshold:g}",
                 "value": value,
                 "met": bool(met),
-                "seeds": min(len(r.summary["seeds"]) for r in (*baseline[:1], *at)),
+                "seeds": min(len(chosen[k][0].summary["seeds"]) for k in (top, bottom)),
             }
         )
     return rows
