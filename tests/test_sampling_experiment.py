@@ -609,3 +609,34 @@ def test_conventions_reach_the_neurons(convention, dead, psp):
     assert status[1]["tau_ref"] == pytest.approx(dead * 0.1)
     # The neuron's threshold is ln(dead); the offset makes the model's ln(50).
     assert status[1]["b"] == pytest.approx(-0.3 + np.log(dead / 50), abs=1e-12)
+
+
+def test_switched_off_synapses_against_a_loop():
+    """A synapse j -> k counts when its Hebbian amplitude is <= the threshold and its SAL
+    amplitude or its partner's Hebbian amplitude is too; checked against a plain loop on
+    amplitudes drawn like the paper's (many exact zeros from the clip), and on a hand case."""
+    from salpynn.experiments.sampling_plots import switched_off_synapses
+
+    rng = np.random.default_rng(4)
+
+    def draw(shape):
+        xi = np.clip(rng.normal(0.0, 0.8, shape), -1.2, 1.2)
+        return np.maximum(0.0, 1.0 + xi)
+
+    gain, sal = draw((50, 5, 5)), draw((50, 5, 5))
+    got = switched_off_synapses(gain, sal, 0.05)
+    expected = np.zeros_like(got)
+    for r in range(50):
+        for k in range(5):
+            for j in range(5):
+                if k != j and gain[r, k, j] <= 0.05:
+                    expected[r, k, j] = sal[r, k, j] <= 0.05 or gain[r, j, k] <= 0.05
+    np.testing.assert_array_equal(got, expected)
+    assert 0 < got.sum() < got.size  # the draw exercises both outcomes
+    gain = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.5], [0.02, 1.0, 0.0]])
+    sal = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    # (0, 1) and (1, 0): both Hebbian amplitudes 0; (2, 0): weak, SAL 0; diagonal never.
+    np.testing.assert_array_equal(
+        switched_off_synapses(gain, sal),
+        [[False, True, False], [True, False, False], [True, False, False]],
+    )

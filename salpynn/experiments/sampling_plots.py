@@ -22,6 +22,7 @@ __all__ = [
     "plot_noise_levels",
     "plot_run",
     "plot_sampling_figures",
+    "switched_off_synapses",
 ]
 
 #: Colours per condition kind, fixed so that every figure uses the same ones.
@@ -213,6 +214,22 @@ def acceptance(runs: Sequence[SamplingRun], noise: str, sigma: float) -> list[di
             }
         )
     return rows
+
+
+def switched_off_synapses(
+    gain: NDArray[np.float64], sal_amplitude: NDArray[np.float64], threshold: float = 0.05
+) -> NDArray[np.bool_]:
+    """Synapses that plasticity noise leaves unable to reach their target: ``gain[..., k, j]``
+    (the Hebbian amplitude of ``j -> k``, data and model term) at most ``threshold``, and
+    either its SAL amplitude or its partner's (``k -> j``) Hebbian amplitude at most
+    ``threshold`` too.  Such a synapse cannot follow its data term, and SAL cannot carry it to
+    a partner that learns.  Stacks ``(..., n, n)``; the diagonal is never counted."""
+    gain = np.asarray(gain, dtype=float)
+    sal_amplitude = np.asarray(sal_amplitude, dtype=float)
+    n = gain.shape[-1]
+    weak = gain <= threshold
+    partner_weak = np.swapaxes(weak, -1, -2)
+    return weak & ((sal_amplitude <= threshold) | partner_weak) & ~np.eye(n, dtype=bool)
 
 
 def final_table(runs: Sequence[SamplingRun]) -> list[dict[str, Any]]:
