@@ -7,14 +7,16 @@ name in the same folder and renamed into place, so a crash never leaves half a f
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import math
 import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from salpynn import __version__, safety
 
 __all__ = [
     "atomic_write",
+    "atomic_write_csv",
     "atomic_write_json",
     "atomic_write_npz",
     "config_hash",
@@ -95,6 +98,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
     """Write ``data`` as indented JSON, atomically."""
     text = json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def atomic_write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write ``rows`` (dicts with the keys of the first) as CSV with a header, floats with 6
+    significant digits, ``\\n`` line ends, atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+    text = buffer.getvalue()
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 

@@ -12,22 +12,19 @@ seeds (``scripts/sweeps/fig5-plasticity-20seeds.json``).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 from pathlib import Path
 
 import numpy as np
 
-from salpynn.experiments.sampling_plots import switched_off_synapses
-from salpynn.results import atomic_write
+from salpynn.experiments.sampling_plots import SamplingRun, switched_off_synapses
+from salpynn.results import atomic_write_csv
 
 
-def _run(sweep: Path, condition: str) -> Path:
+def _run(sweep: Path, condition: str) -> SamplingRun:
     found = sorted((sweep / "runs").glob(f"{condition}-*/summary.json"))
     if len(found) != 1:
         raise SystemExit(f"{sweep}: expected one finished run of {condition}, found {len(found)}")
-    return found[0].parent
+    return SamplingRun(found[0].parent)
 
 
 def main() -> None:
@@ -39,18 +36,17 @@ def main() -> None:
     if not 0 <= args.threshold < 1:
         raise SystemExit(f"--threshold must be in [0, 1), got {args.threshold}")
     sal, base = _run(args.sweep, "plasticity-sal"), _run(args.sweep, "plasticity-baseline")
-    seeds_sal = json.loads((sal / "summary.json").read_text())["per_seed"]
-    seeds_base = json.loads((base / "summary.json").read_text())["per_seed"]
-    if seeds_sal["seed"] != seeds_base["seed"]:
+    seeds = sal.summary["seeds"]
+    if seeds != base.summary["seeds"]:
         raise SystemExit("the SAL and baseline runs have different seeds")
-    weights = np.load(sal / "weights.npz")
-    off = switched_off_synapses(
-        weights["gain_causal"], weights["sal_amplitude"], args.threshold
-    ).sum(axis=(1, 2))
-    dkl_sal, dkl_base = np.array(seeds_sal["dkl_final"]), np.array(seeds_base["dkl_final"])
+    with np.load(sal.folder / "weights.npz") as weights:
+        off = switched_off_synapses(
+            weights["gain_causal"], weights["sal_amplitude"], args.threshold
+        ).sum(axis=(1, 2))
+    dkl_sal, dkl_base = sal.dkl_validation[:, -1], base.dkl_validation[:, -1]
     rows = [
         {"seed": s, "dkl_sal": a, "dkl_baseline": b, "ratio": a / b, "switched_off": int(k)}
-        for s, a, b, k in zip(seeds_sal["seed"], dkl_sal, dkl_base, off, strict=True)
+        for s, a, b, k in zip(seeds, dkl_sal.tolist(), dkl_base.tolist(), off, strict=True)
     ]
     for row in rows:
         print(
@@ -65,12 +61,7 @@ def main() -> None:
                 f"{chosen.sum()} seeds {label} a switched-off synapse: ratio of medians {ratio:.2f}"
             )
     if args.out:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
-        atomic_write(args.out, lambda tmp: tmp.write_text(buffer.getvalue()))
+        atomic_write_csv(args.out, rows)
         print(f"wrote {args.out}")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from salpynn.analysis.plots import pyplot, save_png
-from salpynn.results import atomic_write, read_json
+from salpynn.results import atomic_write_csv, read_json
 
 __all__ = [
     "ACCEPTANCE",
@@ -163,12 +163,19 @@ def plot_noise_levels(path: Path, runs: Sequence[SamplingRun], noise: str) -> Pa
 
 
 #: The sampling-network acceptance criteria at one noise level: (name, threshold, relation,
-#: numerator, denominator), the last two naming the conditions whose median final values
-#: are compared (``asymmetry`` or ``dkl`` of ``baseline``, ``hebbian`` or ``sal``).
+#: numerator, denominator); numerator and denominator are (condition, quantity) pairs whose
+#: median final values are compared (condition ``baseline``, ``hebbian`` or ``sal``;
+#: quantity ``dkl`` or ``asymmetry``).
 ACCEPTANCE = (
-    ("Var(W_ij - W_ji) w/o SAL / with SAL", 100.0, ">=", "hebbian asymmetry", "sal asymmetry"),
-    ("D_KL with SAL / noise-free", 1.5, "<=", "sal dkl", "baseline dkl"),
-    ("D_KL w/o SAL / noise-free", 1.5, ">=", "hebbian dkl", "baseline dkl"),
+    (
+        "Var(W_ij - W_ji) w/o SAL / with SAL",
+        100.0,
+        ">=",
+        ("hebbian", "asymmetry"),
+        ("sal", "asymmetry"),
+    ),
+    ("D_KL with SAL / noise-free", 1.5, "<=", ("sal", "dkl"), ("baseline", "dkl")),
+    ("D_KL w/o SAL / noise-free", 1.5, ">=", ("hebbian", "dkl"), ("baseline", "dkl")),
 )
 
 
@@ -188,20 +195,18 @@ def acceptance(runs: Sequence[SamplingRun], noise: str, sigma: float) -> list[di
     are among ``runs`` (a sweep of the baseline and SAL alone decides the second).  Rows:
     criterion, value, threshold, met, and the seeds of the two conditions compared."""
     at = [r for r in runs if r.noise == noise and np.isclose(r.sigma, sigma)]
-    chosen = {
-        "baseline": baseline_runs(runs, noise)[:1],
-        "hebbian": [r for r in at if r.kind == "Hebbian only"][:1],
-        "sal": [r for r in at if r.kind == "SAL"][:1],
+    candidates = {
+        "baseline": baseline_runs(runs, noise),
+        "hebbian": [r for r in at if r.kind == "Hebbian only"],
+        "sal": [r for r in at if r.kind == "SAL"],
     }
+    chosen = {name: found[0] for name, found in candidates.items() if found}
+    final = {name: _median_final(run) for name, run in chosen.items()}
     rows = []
-    for name, threshold, relation, numerator, denominator in ACCEPTANCE:
-        (top, top_value), (bottom, bottom_value) = (x.split() for x in (numerator, denominator))
-        if not (chosen[top] and chosen[bottom]):
+    for name, threshold, relation, (top, top_value), (bottom, bottom_value) in ACCEPTANCE:
+        if top not in chosen or bottom not in chosen:
             continue
-        value = (
-            _median_final(chosen[top][0])[top_value]
-            / _median_final(chosen[bottom][0])[bottom_value]
-        )
+        value = final[top][top_value] / final[bottom][bottom_value]
         met = value >= threshold if relation == ">=" else value <= threshold
         rows.append(
             {
@@ -210,7 +215,7 @@ def acceptance(runs: Sequence[SamplingRun], noise: str, sigma: float) -> list[di
                 "criterion": f"{name} {relation} {threshold:g}",
                 "value": value,
                 "met": bool(met),
-                "seeds": min(len(chosen[k][0].summary["seeds"]) for k in (top, bottom)),
+                "seeds": min(len(chosen[k].summary["seeds"]) for k in (top, bottom)),
             }
         )
     return rows
@@ -257,29 +262,16 @@ def final_table(runs: Sequence[SamplingRun]) -> list[dict[str, Any]]:
     return rows
 
 
-def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
-    text = buffer.getvalue()
-    return atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
 def plot_sampling_figures(runs: Sequence[tuple[Path, dict[str, Any]]], out: Path) -> list[Path]:
     """Figs. 4 (synaptic noise) and 5 (plasticity noise) from finished sampling runs, and two
     tables: ``sampling-final.csv`` (:func:`final_table`) and, where a scenario has its
     baseline, Hebbian-only and SAL runs at sigma 0.8, ``sampling-acceptance.csv``
     (:func:`acceptance`)."""
     loaded = [SamplingRun(folder) for folder, _ in runs]
-    paths = [_write_csv(out / "sampling-final.csv", final_table(loaded))]
+    paths = [atomic_write_csv(out / "sampling-final.csv", final_table(loaded))]
     checks = [row for noise in ("synaptic", "plasticity") for row in acceptance(loaded, noise, 0.8)]
     if checks:
-        paths.append(_write_csv(out / "sampling-acceptance.csv", checks))
+        paths.append(atomic_write_csv(out / "sampling-acceptance.csv", checks))
     for figure, noise in (("fig4", "synaptic"), ("fig5", "plasticity")):
         noisy = [r for r in loaded if r.noise == noise]
         if not noisy:
