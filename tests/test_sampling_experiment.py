@@ -223,6 +223,37 @@ class TestPlasticityNoise:
         p = (norm.cdf(-1.25) - norm.cdf(-1.5)) / (2 * norm.cdf(1.5) - 1)
         assert abs(np.mean(a == 0.0) - p) < 4 * np.sqrt(p * (1 - p) / a.size)
 
+    def test_amplitude_floor_is_a_named_option(self):
+        # The floor replaces only the clip: the same draws, max(floor, 1 + xi) instead of
+        # max(0, 1 + xi), for the Hebbian and the SAL amplitudes (and the window model).
+        for model in ("amplitude", "window"):
+            paper = SamplingConfig(noise="plasticity", sigma=0.8, plasticity_noise=model)
+            floored = SamplingConfig(
+                noise="plasticity", sigma=0.8, plasticity_noise=model, amplitude_floor=0.1
+            )
+            assert SamplingConfig().amplitude_floor == 0.0
+            off = ~np.eye(7, dtype=bool)
+            clipped = 0
+            for seed in range(1, 41):
+                a, f = seed_setup(paper, seed), seed_setup(floored, seed)
+                for name in ("gain_causal", "gain_anticausal", "sal_amplitude"):
+                    x, y = getattr(a, name), getattr(f, name)
+                    if model == "window" and name == "sal_amplitude":
+                        np.testing.assert_array_equal(x, y)  # nominal SAL amplitudes
+                        continue
+                    np.testing.assert_array_equal(y[off], np.maximum(0.1, x[off]))
+                    assert not y[~off].any()
+                    clipped += int((x[off] == 0.0).sum())
+                np.testing.assert_array_equal(a.w_target, f.w_target)
+                np.testing.assert_array_equal(a.w_initial, f.w_initial)
+            assert clipped > 0  # the paper's clip was active in these seeds
+
+    def test_amplitude_floor_range(self):
+        with pytest.raises(ConfigError, match="amplitude_floor"):
+            SamplingConfig(noise="plasticity", amplitude_floor=-0.1).validate()
+        with pytest.raises(ConfigError, match="amplitude_floor"):
+            SamplingConfig(noise="plasticity", amplitude_floor=1.5).validate()
+
     def test_independence(self):
         hebbian, sal = self.amplitudes(0.4)
         rows, cols = np.triu_indices(7, 1)

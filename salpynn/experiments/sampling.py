@@ -107,6 +107,12 @@ class SamplingConfig:
         "amplitude: one truncated amplitude per synapse for its Hebbian and data terms, own "
         "SAL amplitudes (the paper's); window: independent causal and anticausal amplitudes",
     )
+    amplitude_floor: float = param(
+        0.0,
+        "",
+        "lower bound of the plasticity-noise amplitudes (0: the paper's clip at zero, which "
+        "switches some synapses' learning off; > 0 keeps every synapse learning)",
+    )
     sigma_init: float | None = param(
         None, "", "std of the asymmetric initial noise (none: sigma, synaptic; 0.2, plasticity)"
     )
@@ -143,6 +149,7 @@ class SamplingConfig:
     def validate(self) -> None:
         check_range("n", self.n, 2, 12)
         check_range("sigma", self.sigma, 0.0, 5.0)
+        check_range("amplitude_floor", self.amplitude_floor, 0.0, 1.0)
         check_range("kp_decay", self.kp_rate, 0.0, 1.0)
         check_range("sigma_init", self.initial_noise, 0.0, 5.0)
         check_range("init_scale", self.init_scale, 0.0, 5.0)
@@ -246,16 +253,16 @@ class SeedSetup:
 
 
 def truncated_amplitudes(
-    rng: np.random.Generator, sigma: float, shape: tuple[int, ...]
+    rng: np.random.Generator, sigma: float, shape: tuple[int, ...], floor: float = 0.0
 ) -> FloatArray:
-    """``max(0, 1 + xi)`` with ``xi`` normal of standard deviation ``sigma`` truncated at
-    ``+-1.5 sigma`` (the paper's plasticity noise)."""
+    """``max(floor, 1 + xi)`` with ``xi`` normal of standard deviation ``sigma`` truncated at
+    ``+-1.5 sigma`` (the paper's plasticity noise has ``floor = 0``)."""
     if sigma == 0:
         return np.ones(shape)
     from scipy.stats import truncnorm
 
     xi = truncnorm.rvs(-1.5, 1.5, scale=sigma, size=shape, random_state=rng)
-    return np.maximum(0.0, 1.0 + xi)
+    return np.maximum(floor, 1.0 + xi)
 
 
 def seed_setup(config: SamplingConfig, seed: int) -> SeedSetup:
@@ -288,12 +295,15 @@ def seed_setup(config: SamplingConfig, seed: int) -> SeedSetup:
     sal_amplitude = np.ones((n, n))
     if config.noise == "plasticity":
         if config.plasticity_noise == "amplitude":
-            amplitude = truncated_amplitudes(stream(2), config.sigma, (n, n))
+            floor = config.amplitude_floor
+            amplitude = truncated_amplitudes(stream(2), config.sigma, (n, n), floor)
             gains = np.stack([amplitude, amplitude])
-            sal_amplitude = truncated_amplitudes(stream(5), config.sigma, (n, n))
+            sal_amplitude = truncated_amplitudes(stream(5), config.sigma, (n, n), floor)
         else:  # salpynn's earlier model, with its draws: causal from stream 1, as before
             xi_anticausal = stream(2).normal(0.0, 1.0, (n, n))
-            gains = np.maximum(0.0, 1.0 + config.sigma * np.stack([xi, xi_anticausal]))
+            gains = np.maximum(
+                config.amplitude_floor, 1.0 + config.sigma * np.stack([xi, xi_anticausal])
+            )
     return SeedSetup(
         seed,
         w_target,
