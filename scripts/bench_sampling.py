@@ -16,7 +16,14 @@ One condition (synaptic noise 0.8 with SAL, the paper's network: 7 neurons, slee
    numba into a throwaway venv under the system's temp folder (never into salpynn's
    environments) and run twice with the paper's network for two numbers of iterations; the
    difference gives the steady-state seconds per iteration without imports and JIT compile;
-4. the NumPy step loop vectorised over all networks of the largest packing.
+4. the NumPy step loop vectorised over all networks of the largest packing;
+5. ``--barriers``: what NEST's OpenMP barriers cost one thread.  NEST runs its update loop in
+   an OpenMP team even with one thread, with two barriers per ``min_delay`` slice (here every
+   step), and GNU libgomp's barrier makes a ``futex`` wake system call even in a team of one.
+   The script compiles a no-op ``GOMP_barrier`` (correct only for one thread, which it
+   checks) into the temp folder and times sleep phases of one kernel of 20 networks with and
+   without it preloaded (``LD_PRELOAD``; measurement only, never used by salpynn), and checks
+   that both give the same spikes.
 
 Printed: seconds per run-iteration of each, the ratios, and the projected wall-clock hours of
 the paper's Figs. 4-5 sweep (``scripts/sweeps/fig4-5-paper.json``: 8 conditions, 2 of them
@@ -160,15 +167,84 @@ def authors_seconds_per_iteration(checkout: Path, work: Path) -> float:
     return (times[111] - times[11]) / 100
 
 
+#: Times sleep phases of one kernel (argv: networks, phases); prints JSON with the seconds per
+#: phase and the spike counts, after checking that NEST runs one thread.
+PHASE_DRIVER = """
+import json, sys, time
+import numpy as np
+from salpynn.experiments import sampling
+networks, phases = int(sys.argv[1]), int(sys.argv[2])
+config = sampling.SamplingConfig(sal=False, seeds=networks, batch=networks)
+setups = [sampling.seed_setup(config, seed) for seed in range(1, networks + 1)]
+batch = sampling._open_batch(
+    config, np.stack([s.w_initial for s in setups]), np.stack([s.b_initial for s in setups]), 5
+)
+import nest
+assert nest.local_num_threads == 1, "the no-op barrier is only correct for one thread"
+batch.run_statistics(config.sleep_tau * config.tau_ref)  # warm-up
+seconds, counts = [], []
+for _ in range(phases):
+    start = time.perf_counter()
+    stats = batch.run_statistics(config.sleep_tau * config.tau_ref)
+    seconds.append(time.perf_counter() - start)
+    counts.append(stats.counts.tolist())
+print(json.dumps({"seconds": seconds, "counts": counts}))
+"""
+
+
+def barrier_cost(work: Path, networks: int = SWEEP_BATCH, phases: int = 10) -> None:
+    """Seconds per sleep phase with NEST's OpenMP barriers and with a no-op barrier."""
+    shim = work / "noop_barrier.so"
+    (work / "noop_barrier.c").write_text("void GOMP_barrier(void) {}\n")
+    subprocess.run(
+        ["cc", "-O2", "-shared", "-fPIC", "-o", str(shim), str(work / "noop_barrier.c")],
+        check=True,
+    )
+    python = str(ROOT / ".venv" / "bin" / "python")
+    measured = {}
+    for label, extra in (("libgomp", {}), ("no-op", {"LD_PRELOAD": str(shim)})):
+        done = subprocess.run(
+            [python, "-c", PHASE_DRIVER, str(networks), str(phases)],
+            env={**ENV, **extra},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        measured[label] = json.loads(done.stdout.strip().splitlines()[-1])
+    if measured["libgomp"]["counts"] != measured["no-op"]["counts"]:
+        raise SystemExit("the no-op barrier changed the spikes: the measurement is invalid")
+    plain, noop = (float(np.median(measured[k]["seconds"])) for k in ("libgomp", "no-op"))
+    steps = 50_000
+    print(
+        f"  NEST's OpenMP barriers, one kernel of {networks} networks, one thread: "
+        f"{plain * 1e3:.1f} ms per sleep phase with libgomp's, {noop * 1e3:.1f} ms with a "
+        f"no-op barrier (same spikes): {(plain - noop) / steps * 1e9:.0f} ns per step, "
+        f"{1 - noop / plain:.0%} of the phase"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packing", default="1,10,35,70,140", help="networks per kernel")
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--authors", type=Path, help="checkout of unibe-cns/sal-code")
     parser.add_argument("--authors-only", action="store_true", help="measure only the authors'")
+    parser.add_argument(
+        "--barriers", action="store_true", help="measure only NEST's OpenMP barrier cost"
+    )
     args = parser.parse_args()
     packings = [int(p) for p in args.packing.split(",")]
     work = Path(tempfile.mkdtemp(prefix="salpynn-bench-sampling-"))
+    if args.barriers:
+        barrier_cost(work)
+        return
+    if args.authors_only:
+        if args.authors is None:
+            parser.error("--authors-only needs --authors <checkout of unibe-cns/sal-code>")
+        authors = authors_seconds_per_iteration(args.authors.expanduser(), work)
+        print(f"  authors' trainer: {authors * 1e3:.1f} ms per iteration (one core, steady state)")
+        return
     print(
         "sampling, synaptic noise 0.8 + SAL, 7 neurons, sleep phases of 50,000 steps; "
         f"{args.iterations} iterations (validation reduced to one sleep phase)"
