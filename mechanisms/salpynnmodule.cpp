@@ -10,6 +10,7 @@
 #include "dendritic_prediction_synapse.h"
 #include "sal_synapse.h"
 #include "sampling_monitor.h"
+#include "sampling_networks.h"
 #include "sampling_neuron.h"
 
 namespace salpynn
@@ -39,6 +40,12 @@ register_sampling_monitor( const std::string& name )
   nest::register_node_model< sampling_monitor >( name );
 }
 
+void
+register_sampling_networks( const std::string& name )
+{
+  nest::register_node_model< sampling_networks >( name );
+}
+
 class SalpynnModule : public nest::NESTExtensionInterface
 {
 public:
@@ -48,6 +55,7 @@ public:
     register_sal_synapse( "sal_synapse" );
     register_sampling_neuron( "sampling_neuron" );
     register_sampling_monitor( "sampling_monitor" );
+    register_sampling_networks( "sampling_networks" );
     register_dendritic_prediction_synapse( "dendritic_prediction_synapse" );
   }
 };

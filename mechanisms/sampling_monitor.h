@@ -25,6 +25,7 @@
 #include "node.h"
 
 #include "salpynn_util.h"
+#include "sampling_statistics.h"
 
 /* BeginUserDocs: device, sampling
 
@@ -152,10 +153,7 @@ private:
   //! Every thread's spikes, per network, sorted by step.
   std::vector< std::vector< std::pair< long, long > > > merged_spikes_() const;
 
-  using Spikes = std::vector< std::vector< std::pair< long, long > > >;
-  void compute_counts_( const Spikes& spikes, std::vector< long >& counts ) const;
-  void compute_overlaps_( const Spikes& spikes, long tau_steps, std::vector< double >& first ) const;
-  void compute_states_( const Spikes& spikes, long tau_steps, std::vector< long >& states ) const;
+  using Spikes = std::vector< NetworkSpikes >;
 
   long n_;
   long replicas_;
@@ -275,99 +273,6 @@ sampling_monitor::merged_spikes_() const
 }
 
 inline void
-sampling_monitor::compute_counts_( const Spikes& spikes, std::vector< long >& counts ) const
-{
-  counts.assign( static_cast< size_t >( replicas_ * n_ ), 0 );
-  for ( long r = 0; r < replicas_; ++r )
-  {
-    for ( const auto& [ step, k ] : spikes[ r ] )
-    {
-      ++counts[ r * n_ + k ];
-    }
-  }
-}
-
-inline void
-sampling_monitor::compute_overlaps_(
-  const Spikes& spikes, long tau_steps, std::vector< double >& first ) const
-{
-  const size_t nn = static_cast< size_t >( n_ * n_ );
-  first.assign( static_cast< size_t >( replicas_ ) * nn, 0.0 );
-  std::vector< long > half_steps( nn );
-  const double half_step_ms = nest::Time::get_resolution().get_ms() / 2.0;
-  for ( long r = 0; r < replicas_; ++r )
-  {
-    std::fill( half_steps.begin(), half_steps.end(), 0 );
-    const auto& mine = spikes[ r ];
-    for ( size_t p = 1; p < mine.size(); ++p )
-    {
-      const auto [ step_j, j ] = mine[ p ];
-      for ( size_t q = p; q-- > 0; )
-      {
-        const auto [ step_i, i ] = mine[ q ];
-        const long ds = step_j - step_i;
-        if ( ds >= tau_steps )
-        {
-          break;
-        }
-        if ( i == j )
-        {
-          continue;
-        }
-        if ( ds == 0 )
-        {
-          half_steps[ i * n_ + j ] += tau_steps; // half of 2 tau_steps to each order
-          half_steps[ j * n_ + i ] += tau_steps;
-        }
-        else
-        {
-          half_steps[ i * n_ + j ] += 2 * ( tau_steps - ds );
-        }
-      }
-    }
-    for ( size_t c = 0; c < nn; ++c )
-    {
-      first[ r * nn + c ] = static_cast< double >( half_steps[ c ] ) * half_step_ms;
-    }
-  }
-}
-
-inline void
-sampling_monitor::compute_states_( const Spikes& spikes, long tau_steps, std::vector< long >& states ) const
-{
-  const size_t n_states = size_t( 1 ) << n_;
-  states.assign( static_cast< size_t >( replicas_ ) * n_states, 0 );
-  // Times in half-steps, so that read-outs every tau / 2 are whole numbers.
-  const double h = nest::Time::get_resolution().get_ms();
-  const long start = std::lround( 2.0 * readout_start_ / h );
-  const long stop = std::lround( 2.0 * readout_stop_ / h );
-  std::vector< long > last( static_cast< size_t >( n_ ) );
-  for ( long r = 0; r < replicas_; ++r )
-  {
-    const auto& mine = spikes[ r ];
-    std::fill( last.begin(), last.end(), std::numeric_limits< long >::min() / 4 );
-    size_t p = 0;
-    for ( long t = start; t < stop; t += tau_steps )
-    {
-      while ( p < mine.size() and 2 * mine[ p ].first <= t )
-      {
-        last[ mine[ p ].second ] = mine[ p ].first;
-        ++p;
-      }
-      size_t state = 0;
-      for ( long k = 0; k < n_; ++k )
-      {
-        if ( t - 2 * last[ k ] < 2 * tau_steps )
-        {
-          state |= size_t( 1 ) << k;
-        }
-      }
-      ++states[ r * n_states + state ];
-    }
-  }
-}
-
-inline void
 sampling_monitor::get_status( Dictionary& d ) const
 {
   d[ "n" ] = n_;
@@ -400,9 +305,10 @@ sampling_monitor::get_status( Dictionary& d ) const
     const double h = nest::Time::get_resolution().get_ms();
     const long tau_steps = std::lround( tau_ / h );
     const Spikes spikes = merged_spikes_();
-    compute_counts_( spikes, cache_counts_ );
-    compute_overlaps_( spikes, tau_steps, cache_first_ );
-    compute_states_( spikes, tau_steps, cache_states_ );
+    count_spikes( spikes, n_, cache_counts_ );
+    window_overlaps( spikes, n_, tau_steps, h / 2.0, cache_first_ );
+    state_counts( spikes, n_, tau_steps, std::lround( 2.0 * readout_start_ / h ),
+      std::lround( 2.0 * readout_stop_ / h ), cache_states_ );
     cache_key_ = key;
   }
   d[ "n_events" ] = static_cast< long >( n_events );

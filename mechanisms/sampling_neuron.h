@@ -234,6 +234,37 @@ enum class SamplingPsp : std::uint8_t
 };
 
 /**
+ * ln(1 - p(u)) of one step, exactly and without cancellation (<= 0): exponential escape
+ * p = 1 - exp(-exp(u) h / tau_ref), logistic p = sigma(u - ln(tau_ref / h)).
+ */
+inline double
+escape_log_no_spike( SamplingEscape escape, double u, double h_over_tau, double log_tau_ref )
+{
+  if ( escape == SamplingEscape::EXPONENTIAL )
+  {
+    return -std::exp( u ) * h_over_tau;
+  }
+  // 1 - sigma(x) = sigma(-x), and ln sigma(-x) = -softplus(x).
+  const double x = u - log_tau_ref;
+  return -( std::max( x, 0.0 ) + std::log1p( std::exp( -std::abs( x ) ) ) );
+}
+
+/**
+ * Number of steps, counting the current one, until the next spike when every step fires with
+ * probability 1 - exp(log_q): geometric, one uniform number from rng (none if p underflows).
+ */
+inline double
+draw_steps_to_spike( nest::BaseRandomGenerator& rng, double log_q )
+{
+  if ( log_q == 0.0 )
+  {
+    return std::numeric_limits< double >::infinity(); // p underflows: never fires
+  }
+  const double uniform = 1.0 - rng.drand(); // in (0, 1]
+  return 1.0 + std::floor( std::log( uniform ) / log_q );
+}
+
+/**
  * Sums of weights per simulation step, kept sorted by step: a FIFO queue whose entries are
  * mostly added at the back.  Adding to a step sums from 0 in call order, exactly as a NEST
  * ring buffer does.  A ring in a vector that only grows, so a queue that is filled and
@@ -574,30 +605,12 @@ private:
     double nudge_;       //!< lambda_nudge (u_target - v_bar(t - h) - b) of the current step
   };
 
-  //! ln(1 - p(u)), exactly and without cancellation (<= 0).
-  double
-  log_no_spike_probability_( double u ) const
-  {
-    if ( P_.escape_ == SamplingEscape::EXPONENTIAL )
-    {
-      return -std::exp( u ) * V_.h_over_tau_;
-    }
-    // 1 - sigma(x) = sigma(-x), and ln sigma(-x) = -softplus(x).
-    const double x = u - V_.log_tau_ref_;
-    return -( std::max( x, 0.0 ) + std::log1p( std::exp( -std::abs( x ) ) ) );
-  }
-
   //! Number of steps, counting the current one, until the next spike at potential u.
   double
   draw_steps_to_spike_( double u ) const
   {
-    const double log_q = log_no_spike_probability_( u );
-    if ( log_q == 0.0 )
-    {
-      return std::numeric_limits< double >::infinity(); // p underflows: never fires
-    }
-    const double uniform = 1.0 - V_.rng_->drand(); // in (0, 1]
-    return 1.0 + std::floor( std::log( uniform ) / log_q );
+    return draw_steps_to_spike(
+      *V_.rng_, escape_log_no_spike( P_.escape_, u, V_.h_over_tau_, V_.log_tau_ref_ ) );
   }
 
   double

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONVENTIONS",
+    "NodeSamplingBatch",
     "PhaseStatistics",
     "SamplingBatch",
     "SamplingNetwork",
@@ -359,6 +360,72 @@ class SamplingBatch:
     def set_connection_parameter(self, name: str, value: Any) -> None:
         """Set a synapse parameter (e.g. ``eta``) of every connection to one value."""
         self.connections.set(**{name: value})
+
+    def end(self) -> None:
+        self.backend.sim.end()
+
+
+class NodeSamplingBatch:
+    """A :class:`SamplingBatch` with static weights and ``statistics=True``, in one NEST node.
+
+    The backend's ``sampling_networks`` (NEST in one process, one thread) simulates the
+    ``replicas`` networks as one node: the same neurons, the same random numbers in the same
+    order and the same sums as the PyNN populations, projections and ``sampling_monitor`` of
+    :class:`SamplingBatch`, so the same :class:`PhaseStatistics` (the tests compare them),
+    without NEST's per-spike and per-step costs.  Its neurons are not PyNN cells (nothing can
+    be connected to or recorded from them) and its weights only change between phases.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        w: NDArray[np.float64],
+        b: NDArray[np.float64],
+        *,
+        tau_ref: float,
+        escape: Literal["exp", "logistic"],
+        delay: float,
+        resolution: float,
+        convention: Literal["authors", "reversible", "marginals"] = "marginals",
+    ) -> None:
+        self.backend = backend
+        self.tau_ref = tau_ref
+        self.replicas, self.n, _ = w.shape
+        self.resolution = resolution
+        tau_refrac, tau_syn, self.bias_offset = cell_timing(
+            tau_ref, backend.sim.get_time_step(), convention
+        )
+        # As sampling_celltype: the offset is added to every bias written.
+        self.node = backend.sampling_networks(
+            w,
+            np.asarray(b, dtype=float).reshape(-1) + self.bias_offset,
+            tau_refrac=tau_refrac,
+            tau_syn=tau_syn,
+            tau=tau_ref,
+            escape=escape,
+            delay=delay,
+        )
+        self.steps = 0
+
+    def run_statistics(self, duration: float) -> PhaseStatistics:
+        """Simulate ``duration`` ms (whole steps); return the phase's :class:`PhaseStatistics`."""
+        steps = round(duration / self.resolution)
+        t_start = self.steps * self.resolution
+        self.node.simulate(steps * self.resolution)
+        self.steps += steps
+        t_stop = self.steps * self.resolution
+        first, counts, states = self.node.read(t_start + self.tau_ref, t_stop)
+        return PhaseStatistics(first, counts, states, t_start, t_stop)
+
+    def weights(self) -> NDArray[np.float64]:
+        """Current weights, shape ``(replicas, n, n)``, zero diagonal."""
+        return self.node.weights()
+
+    def set_weights(self, w: NDArray[np.float64]) -> None:
+        self.node.set_weights(w)
+
+    def set_biases(self, b: NDArray[np.float64]) -> None:
+        self.node.set_biases(b.reshape(-1) + self.bias_offset)
 
     def end(self) -> None:
         self.backend.sim.end()

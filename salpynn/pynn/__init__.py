@@ -101,6 +101,29 @@ class Backend:
             )
         return self._impl.SamplingMonitor(population, n, tau)
 
+    @property
+    def has_sampling_networks(self) -> bool:
+        """Whether :meth:`sampling_networks` is available: NEST in one process, one thread."""
+        if self.name != "nest" or self.sim.num_processes() != 1:
+            return False
+        import nest
+
+        return nest.local_num_threads == 1
+
+    def sampling_networks(self, w: Any, b: Any, **timing: Any) -> Any:
+        """Networks of sampling neurons with static weights (stacks ``w[r, k, j]`` for
+        ``j -> k`` and ``b[r, k]``, PyNN units, biases as the neurons' ``bias``) in one
+        ``salpynnmodule`` node, with the statistics of :meth:`sampling_monitor`:
+        ``.read(...)`` as there, ``.set_weights``, ``.weights``, ``.set_biases``.  ``timing``:
+        ``tau_refrac``, ``tau_syn``, ``tau`` (statistics), ``escape``, ``delay``.  NEST in
+        one process with one thread only (:attr:`has_sampling_networks`)."""
+        if not self.has_sampling_networks:
+            raise NotImplementedError(
+                f"sampling_networks needs NEST in one process (backend {self.name}, "
+                f"{self.sim.num_processes()} processes); use a SamplingBatch"
+            )
+        return self._impl.SamplingNetworks(w, b, **timing)
+
     def set_cells(self, population: Any, **values: Any) -> None:
         """Set per-neuron parameters (PyNN names and units) of a whole population at once."""
         self._impl.set_cells(population, **values)

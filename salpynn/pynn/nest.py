@@ -418,6 +418,95 @@ class SamplingMonitor:
         )
 
 
+class SamplingNetworks:
+    """``replicas`` networks of ``n`` sampling neurons with static all-to-all weights in one
+    ``sampling_networks`` node: what a population of ``sampling_neuron`` with a static
+    projection per network and a ``sampling_monitor`` compute, with the same numbers on one
+    thread, without NEST's per-spike and per-step costs.  Weights and biases in PyNN units
+    (stacks ``w[r, k, j]`` for ``j -> k``, ``b[r, k]``), stored as PyNN would store them."""
+
+    def __init__(
+        self,
+        w: np.ndarray,
+        b: np.ndarray,
+        *,
+        tau_refrac: float,
+        tau_syn: float,
+        tau: float,
+        escape: str,
+        delay: float,
+    ) -> None:
+        if nest.num_processes != 1 or nest.local_num_threads != 1:
+            raise NotImplementedError(
+                "sampling_networks needs NEST in one process with one thread "
+                f"({nest.num_processes} processes, {nest.local_num_threads} threads)"
+            )
+        self.replicas, self.n, _ = np.shape(w)
+        self._started = False
+        if nest.num_connections == 0:
+            # Nothing crosses NEST's event delivery, so slices can be long: NEST's per-slice
+            # work (a communication cycle, two OpenMP barriers) then runs every 1000 steps
+            # instead of every step.  The node's numbers do not depend on it.
+            slice_ms = 1000 * nest.resolution
+            nest.set(min_delay=slice_ms, max_delay=slice_ms)
+        self.node = nest.Create(
+            "sampling_networks", params={"n": self.n, "replicas": self.replicas}
+        )
+        self.node.set(
+            [
+                {
+                    "tau_ref": float(tau_refrac),
+                    "tau_syn": float(tau_syn),
+                    "tau": float(tau),
+                    "escape": escape,
+                    "delay": float(delay),
+                    "weight_scale": 1.0 / WEIGHT_SCALE,
+                    "b": np.asarray(b, dtype=float).reshape(-1).tolist(),
+                    "weights": self._native_weights(w),
+                }
+            ]
+        )
+
+    def _native_weights(self, w: np.ndarray) -> list[float]:
+        # As Connections.set: the PyNN value times the weight scale.
+        return (np.asarray(w, dtype=float) * _scale("weight")).reshape(-1).tolist()
+
+    def simulate(self, duration: float) -> None:
+        """Advance ``duration`` ms.  Called instead of PyNN's ``run``, which at its first call
+        adds one ``min_delay``: the same extra step as a population with ``min_delay`` = the
+        resolution gets, whatever this kernel's ``min_delay``."""
+        if not self._started:
+            duration += nest.resolution
+            self._started = True
+        nest.Simulate(duration)
+
+    def set_weights(self, w: np.ndarray) -> None:
+        self.node.set([{"weights": self._native_weights(w)}])
+
+    def weights(self) -> np.ndarray:
+        native = np.asarray(self.node.get("weights"), dtype=float) / _scale("weight")
+        return native.reshape(self.replicas, self.n, self.n)
+
+    def set_biases(self, b: np.ndarray) -> None:
+        self.node.set([{"b": np.asarray(b, dtype=float).reshape(-1).tolist()}])
+
+    def read(
+        self, readout_start: float, readout_stop: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`SamplingMonitor.read`."""
+        self.node.set(
+            [{"readout_start": readout_start, "readout_stop": max(readout_stop, readout_start)}]
+        )
+        status = self.node.get()
+        self.node.set([{"n_events": 0}])
+        n, r = self.n, self.replicas
+        return (
+            np.asarray(status["overlap_first"], dtype=float).reshape(r, n, n),
+            np.asarray(status["counts"], dtype=np.int64).reshape(r, n),
+            np.asarray(status["state_counts"], dtype=np.int64).reshape(r, 2**n),
+        )
+
+
 #: State of ``sampling_neuron`` that :func:`set_cells` and :func:`get_cells` pass through
 #: under its native name (no PyNN parameter): the accumulators of time-averaged read-outs.
 NATIVE_STATE = {"u_sum": float, "v_sum": float, "n_sum": int, "u_bar": float, "v_bar": float,
