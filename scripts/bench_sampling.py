@@ -9,9 +9,10 @@ One condition (synaptic noise 0.8 with SAL, the paper's network: 7 neurons, slee
 1. packing: the cost per run-iteration against the number of networks per NEST kernel
    (``--packing 1,10,35,70,140``; one process, one kernel holding all of them);
 2. both cores: ``mpirun -n 2`` with two kernels of 20 networks each (the sweep's packing:
-   each condition's 20 seeds in one kernel), for this condition and for synaptic noise
-   without SAL (static synapses, the kind of six of the sweep's eight conditions), and with
-   two kernels of the best packing;
+   each condition's 20 seeds in one kernel), for this condition, for synaptic noise without
+   SAL (static weights, the kind of six of the sweep's eight conditions: by default in one
+   ``sampling_networks`` node per kernel, and with ``engine=pynn`` as PyNN populations and
+   projections), and with two kernels of the best packing;
 3. the authors' trainer (``--authors DIR``, a checkout of unibe-cns/sal-code): installed with
    numba into a throwaway venv under the system's temp folder (never into salpynn's
    environments) and run twice with the paper's network for two numbers of iterations; the
@@ -266,7 +267,12 @@ def main() -> None:
         )
     best = min(cost, key=cost.get)
     machine = {}
-    for label, extra in (("sal", {}), ("static", {"sal": "false"})):
+    kinds = (
+        ("sal", {}, "SAL"),
+        ("static", {"sal": "false"}, "static weights (no SAL), sampling_networks node"),
+        ("pynn", {"sal": "false", "engine": "pynn"}, "static weights, engine=pynn"),
+    )
+    for label, extra, title in kinds:
         summary = run(
             2,
             work / f"ranks-2-{label}",
@@ -277,23 +283,33 @@ def main() -> None:
         # does not grow with the 20,000 iterations).
         machine[label] = summary["train_seconds_per_iteration_per_run"] / 2
         print(
-            f"  mpirun -n 2, {SWEEP_BATCH} networks per kernel, "
-            f"{'SAL' if label == 'sal' else 'static synapses (no SAL)'}: "
+            f"  mpirun -n 2, {SWEEP_BATCH} networks per kernel, {title}: "
             f"{machine[label] * 2e3:.2f} ms per run-iteration per core with both busy, "
             f"{machine[label] * 1e3:.2f} ms wall on the machine"
         )
+    print(
+        f"  static weights: the node is {machine['pynn'] / machine['static']:.2f}x faster than "
+        "PyNN populations and projections (engine=pynn), with the same numbers"
+    )
     summary = run(2, work / "ranks-2-best", {**base, "seeds": 2 * best, "batch": best})
     machine_best = summary["train_seconds_per_iteration_per_run"] / 2
     print(
         f"  mpirun -n 2, {best} networks per kernel, SAL: {machine_best * 1e3:.2f} ms wall per "
         f"run-iteration on the machine"
     )
-    per_sweep = SWEEP_SAL_RUNS * machine["sal"] + (SWEEP_RUNS - SWEEP_SAL_RUNS) * machine["static"]
+    static_runs = SWEEP_RUNS - SWEEP_SAL_RUNS
+    per_sweep = SWEEP_SAL_RUNS * machine["sal"] + static_runs * machine["static"]
     hours = SWEEP_ITERATIONS * VALIDATION_OVERHEAD * per_sweep / 3600
+    pynn_hours = (
+        SWEEP_ITERATIONS
+        * VALIDATION_OVERHEAD
+        * (SWEEP_SAL_RUNS * machine["sal"] + static_runs * machine["pynn"])
+        / 3600
+    )
     print(
         f"  projected Figs. 4-5 sweep (160 runs x 20,000 iterations, {SWEEP_BATCH} seeds per "
-        f"kernel): {hours:.1f} h here (target 3 h); "
-        f"{hours * machine_best / machine['sal']:.1f} h if conditions shared kernels of {best}"
+        f"kernel): {hours:.1f} h here (target 3 h; {pynn_hours:.1f} h with engine=pynn); "
+        f"SAL runs {SWEEP_SAL_RUNS * machine['sal'] / per_sweep:.0%} of it"
     )
     machine = machine["sal"]
     baseline = numpy_baseline(best) / best
