@@ -403,19 +403,24 @@ class SamplingMonitor:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(first, counts, states)`` of the spikes since the last read, states read every
         ``tau / 2`` in ``[readout_start, readout_stop)``; forgets the spikes."""
-        # PyNEST's set(dict) and get(list) read the whole status once per key and per call, and
-        # each read computes the statistics: set a list of one dict, get everything once.
-        self.monitor.set(
-            [{"readout_start": readout_start, "readout_stop": max(readout_stop, readout_start)}]
-        )
-        status = self.monitor.get()
-        self.monitor.set([{"n_events": 0}])
-        n, r = self.n, self.replicas
-        return (
-            np.asarray(status["overlap_first"], dtype=float).reshape(r, n, n),
-            np.asarray(status["counts"], dtype=np.int64).reshape(r, n),
-            np.asarray(status["state_counts"], dtype=np.int64).reshape(r, 2**n),
-        )
+        return _read_statistics(self.monitor, self.n, self.replicas, readout_start, readout_stop)
+
+
+def _read_statistics(
+    node: Any, n: int, replicas: int, readout_start: float, readout_stop: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first, counts, states)`` from a ``sampling_monitor`` or ``sampling_networks`` node,
+    states read every ``tau / 2`` in ``[readout_start, readout_stop)``; forgets the spikes."""
+    # PyNEST's set(dict) and get(list) read the whole status once per key and per call, and
+    # each read computes the statistics: set a list of one dict, get everything once.
+    node.set([{"readout_start": readout_start, "readout_stop": max(readout_stop, readout_start)}])
+    status = node.get()
+    node.set([{"n_events": 0}])
+    return (
+        np.asarray(status["overlap_first"], dtype=float).reshape(replicas, n, n),
+        np.asarray(status["counts"], dtype=np.int64).reshape(replicas, n),
+        np.asarray(status["state_counts"], dtype=np.int64).reshape(replicas, 2**n),
+    )
 
 
 class SamplingNetworks:
@@ -494,17 +499,7 @@ class SamplingNetworks:
         self, readout_start: float, readout_stop: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """As :meth:`SamplingMonitor.read`."""
-        self.node.set(
-            [{"readout_start": readout_start, "readout_stop": max(readout_stop, readout_start)}]
-        )
-        status = self.node.get()
-        self.node.set([{"n_events": 0}])
-        n, r = self.n, self.replicas
-        return (
-            np.asarray(status["overlap_first"], dtype=float).reshape(r, n, n),
-            np.asarray(status["counts"], dtype=np.int64).reshape(r, n),
-            np.asarray(status["state_counts"], dtype=np.int64).reshape(r, 2**n),
-        )
+        return _read_statistics(self.node, self.n, self.replicas, readout_start, readout_stop)
 
 
 #: State of ``sampling_neuron`` that :func:`set_cells` and :func:`get_cells` pass through
