@@ -158,19 +158,11 @@ private:
   long n_;
   long replicas_;
   long first_sender_;
-  double tau_;
-  double readout_start_;
-  double readout_stop_;
+  StatisticsReadout readout_; //!< tau, the read-out span and the statistics
 
   //! Per network: (step, neuron) of every spike this thread's instance received.
   std::vector< std::vector< std::pair< long, long > > > spikes_;
   long generation_; //!< number of times the spikes were forgotten
-
-  // The statistics last computed, and what they were computed from.
-  mutable std::vector< double > cache_key_;
-  mutable std::vector< long > cache_counts_;
-  mutable std::vector< double > cache_first_;
-  mutable std::vector< long > cache_states_;
 };
 
 inline sampling_monitor::sampling_monitor()
@@ -178,9 +170,6 @@ inline sampling_monitor::sampling_monitor()
   , n_( 1 )
   , replicas_( 1 )
   , first_sender_( 1 )
-  , tau_( 10.0 )
-  , readout_start_( 0.0 )
-  , readout_stop_( 0.0 )
   , spikes_( 1 )
   , generation_( 0 )
 {
@@ -191,9 +180,7 @@ inline sampling_monitor::sampling_monitor( const sampling_monitor& other )
   , n_( other.n_ )
   , replicas_( other.replicas_ )
   , first_sender_( other.first_sender_ )
-  , tau_( other.tau_ )
-  , readout_start_( other.readout_start_ )
-  , readout_stop_( other.readout_stop_ )
+  , readout_( other.readout_ )
   , spikes_( other.replicas_ )
   , generation_( 0 )
 {
@@ -278,11 +265,6 @@ sampling_monitor::get_status( Dictionary& d ) const
   d[ "n" ] = n_;
   d[ "replicas" ] = replicas_;
   d[ "first_sender" ] = first_sender_;
-  d[ "tau" ] = tau_;
-  d[ "readout_start" ] = readout_start_;
-  d[ "readout_stop" ] = readout_stop_;
-  // PyNEST reads the whole status around every set, so the statistics are computed once per
-  // content: spikes kept (their number and the clears), tau and the read-out span.
   size_t n_events = 0;
   const size_t threads = nest::kernel().vp_manager.get_num_threads();
   for ( size_t t = 0; t < threads; ++t )
@@ -298,23 +280,7 @@ sampling_monitor::get_status( Dictionary& d ) const
       n_events += mine.size();
     }
   }
-  const std::vector< double > key = { static_cast< double >( n_events ), static_cast< double >( generation_ ),
-    tau_, readout_start_, readout_stop_ };
-  if ( key != cache_key_ )
-  {
-    const double h = nest::Time::get_resolution().get_ms();
-    const long tau_steps = std::lround( tau_ / h );
-    const Spikes spikes = merged_spikes_();
-    count_spikes( spikes, n_, cache_counts_ );
-    window_overlaps( spikes, n_, tau_steps, h / 2.0, cache_first_ );
-    state_counts( spikes, n_, tau_steps, std::lround( 2.0 * readout_start_ / h ),
-      std::lround( 2.0 * readout_stop_ / h ), cache_states_ );
-    cache_key_ = key;
-  }
-  d[ "n_events" ] = static_cast< long >( n_events );
-  d[ "counts" ] = cache_counts_;
-  d[ "overlap_first" ] = cache_first_;
-  d[ "state_counts" ] = cache_states_;
+  readout_.write( d, n_, n_events, generation_, [ this ]() { return merged_spikes_(); } );
 }
 
 inline void
@@ -323,17 +289,10 @@ sampling_monitor::set_status( const Dictionary& d )
   long n = n_;
   long replicas = replicas_;
   long first_sender = first_sender_;
-  double tau = tau_;
-  double readout_start = readout_start_;
-  double readout_stop = readout_stop_;
-  long n_events = 0;
   d.update_value( "n", n );
   d.update_value( "replicas", replicas );
   d.update_value( "first_sender", first_sender );
-  d.update_value( "tau", tau );
-  d.update_value( "readout_start", readout_start );
-  d.update_value( "readout_stop", readout_stop );
-  const bool clear = d.update_value( "n_events", n_events );
+  const StatisticsReadout::Settings settings = readout_.read( d, "sampling_monitor" );
 
   if ( n < 1 or n > 16 )
   {
@@ -350,38 +309,13 @@ sampling_monitor::set_status( const Dictionary& d )
     throw nest::BadProperty( "sampling_monitor: first_sender must be a node id (>= 1); got "
                              + std::to_string( first_sender ) + "." );
   }
-  const double h = nest::Time::get_resolution().get_ms();
-  const double tau_steps = tau / h;
-  if ( not std::isfinite( tau ) or tau <= 0.0 or std::abs( tau_steps - std::round( tau_steps ) ) > 1e-6 )
-  {
-    throw nest::BadProperty( "sampling_monitor: tau must be > 0 ms and a multiple of the resolution ("
-                             + format_number( h ) + " ms); got " + format_number( tau ) + " ms." );
-  }
-  for ( const auto& [ name, value ] : { std::pair< const char*, double >( "readout_start", readout_start ),
-          std::pair< const char*, double >( "readout_stop", readout_stop ) } )
-  {
-    const double half_steps = 2.0 * value / h;
-    if ( not std::isfinite( value ) or std::abs( half_steps - std::round( half_steps ) ) > 1e-6 )
-    {
-      throw nest::BadProperty( std::string( "sampling_monitor: " ) + name
-                               + " must be a finite multiple of half the resolution ("
-                               + format_number( h / 2.0 ) + " ms); got " + format_number( value ) + " ms." );
-    }
-  }
-  if ( clear and n_events != 0 )
-  {
-    throw nest::BadProperty( "sampling_monitor: n_events can only be set to 0 (forget the spikes); got "
-                             + std::to_string( n_events ) + "." );
-  }
 
   const bool layout_changed = n != n_ or replicas != replicas_ or first_sender != first_sender_;
   n_ = n;
   replicas_ = replicas;
   first_sender_ = first_sender;
-  tau_ = tau;
-  readout_start_ = readout_start;
-  readout_stop_ = readout_stop;
-  if ( clear or layout_changed )
+  readout_.apply( settings );
+  if ( settings.forget or layout_changed )
   {
     clear_();
   }

@@ -110,9 +110,7 @@ private:
     double steps_to_spike = 0.0;
     double u_drawn = 0.0;
     bool wait_valid = false;
-    double sum = 0.0; //!< summed running PSPs
-    StepSums pending; //!< arrivals (step, summed weight)
-    StepSums ends;    //!< (first step without the PSP, weight)
+    SamplingInput basal; //!< the rectangular PSPs (no apical port)
   };
 
   void init_buffers_() override;
@@ -121,7 +119,6 @@ private:
 
   void reset_networks_();
   void deliver_outbox_();
-  long next_event_after_( const Neuron_& neuron, long t_step ) const;
   static long grid_steps_( double ms, const char* name, bool zero_ok = false );
 
   // Parameters.
@@ -134,9 +131,7 @@ private:
   double tau_syn_;
   double delay_; //!< ms; NaN: one step
   SamplingEscape escape_;
-  double tau_;
-  double readout_start_;
-  double readout_stop_;
+  StatisticsReadout readout_; //!< tau, the read-out span and the statistics
 
   // State and variables.
   std::vector< Neuron_ > neurons_;
@@ -152,11 +147,6 @@ private:
   long n_delay_;
   double h_over_tau_;
   double log_tau_ref_;
-
-  mutable std::vector< double > cache_key_;
-  mutable std::vector< long > cache_counts_;
-  mutable std::vector< double > cache_first_;
-  mutable std::vector< long > cache_states_;
 };
 
 inline sampling_networks::sampling_networks()
@@ -170,9 +160,7 @@ inline sampling_networks::sampling_networks()
   , tau_syn_( 10.0 )
   , delay_( std::numeric_limits< double >::quiet_NaN() )
   , escape_( SamplingEscape::LOGISTIC )
-  , tau_( 10.0 )
-  , readout_start_( 0.0 )
-  , readout_stop_( 0.0 )
+  , readout_()
   , neurons_( 1 )
   , spikes_( 1 )
   , generation_( 0 )
@@ -225,7 +213,7 @@ sampling_networks::deliver_outbox_()
       if ( k != j )
       {
         // sampling_neuron::handle: weight_scale * weight * multiplicity.
-        targets[ k ].pending.add( arrival, weight_scale_ * column[ k * n_ ] * 1.0 );
+        targets[ k ].basal.add_arrival( arrival, weight_scale_ * column[ k * n_ ] * 1.0 );
         targets[ k ].next_event = std::min( targets[ k ].next_event, arrival );
       }
     }
@@ -238,9 +226,7 @@ sampling_networks::init_buffers_()
 {
   for ( auto& neuron : neurons_ )
   {
-    neuron.pending.clear();
-    neuron.ends.clear();
-    neuron.sum = 0.0;
+    neuron.basal.clear();
     neuron.next_event = std::numeric_limits< long >::min();
   }
 }
@@ -261,29 +247,6 @@ sampling_networks::pre_run_hook()
   }
 }
 
-inline long
-sampling_networks::next_event_after_( const Neuron_& neuron, long t_step ) const
-{
-  long next = std::numeric_limits< long >::max();
-  if ( not neuron.pending.empty() )
-  {
-    next = neuron.pending.front_step();
-  }
-  if ( not neuron.ends.empty() )
-  {
-    next = std::min( next, neuron.ends.front_step() );
-  }
-  if ( neuron.r > 0 )
-  {
-    next = std::min( next, t_step + neuron.r );
-  }
-  else if ( neuron.steps_to_spike < 1e15 )
-  {
-    next = std::min( next, t_step + static_cast< long >( neuron.steps_to_spike ) );
-  }
-  return next;
-}
-
 inline void
 sampling_networks::update( nest::Time const& origin, const long from, const long to )
 {
@@ -298,39 +261,13 @@ sampling_networks::update( nest::Time const& origin, const long from, const long
       Neuron_& neuron = neurons_[ index ];
       if ( t_step < neuron.next_event )
       {
-        if ( neuron.r > 1 )
-        {
-          --neuron.r;
-        }
-        else
-        {
-          neuron.steps_to_spike -= 1.0;
-        }
+        quiet_step( neuron.r, neuron.steps_to_spike );
         continue;
       }
-      double arrived = 0.0;
-      if ( not neuron.pending.empty() and neuron.pending.front_step() == t_step )
+      const double arrived = neuron.basal.take_arrival( t_step );
+      if ( neuron.basal.changes_at( t_step, arrived ) )
       {
-        arrived = neuron.pending.front_value();
-        neuron.pending.pop_front();
-      }
-      if ( arrived != 0.0 or ( not neuron.ends.empty() and neuron.ends.front_step() <= t_step ) )
-      {
-        // sampling_neuron::Input_::advance
-        while ( not neuron.ends.empty() and neuron.ends.front_step() <= t_step )
-        {
-          neuron.sum -= neuron.ends.front_value();
-          neuron.ends.pop_front();
-        }
-        if ( neuron.ends.empty() )
-        {
-          neuron.sum = 0.0;
-        }
-        if ( arrived != 0.0 )
-        {
-          neuron.sum += arrived;
-          neuron.ends.add( t_step + n_syn_, arrived );
-        }
+        neuron.basal.advance( t_step, arrived, n_syn_ );
       }
 
       bool fires = false;
@@ -342,7 +279,7 @@ sampling_networks::update( nest::Time const& origin, const long from, const long
       {
         neuron.r = 0;
         // sampling_neuron's u: b + basal + lambda_apical * apical, with no apical input.
-        const double u = b_[ index ] + neuron.sum + 0.0;
+        const double u = b_[ index ] + neuron.basal.sum_ + 0.0;
         if ( not neuron.wait_valid or u != neuron.u_drawn )
         {
           neuron.steps_to_spike
@@ -361,7 +298,8 @@ sampling_networks::update( nest::Time const& origin, const long from, const long
         spikes_[ index / n_ ].emplace_back( t_step, index % n_ );
         outbox_.emplace_back( t_step, index );
       }
-      neuron.next_event = next_event_after_( neuron, t_step );
+      neuron.next_event
+        = first_full_update( t_step, neuron.basal.next_change(), neuron.r, neuron.steps_to_spike );
     }
   }
 }
@@ -386,31 +324,14 @@ sampling_networks::get_status( Dictionary& d ) const
   d[ "tau_syn" ] = tau_syn_;
   d[ "delay" ] = std::isnan( delay_ ) ? nest::Time::get_resolution().get_ms() : delay_;
   d[ "escape" ] = std::string( escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic" );
-  d[ "tau" ] = tau_;
-  d[ "readout_start" ] = readout_start_;
-  d[ "readout_stop" ] = readout_stop_;
+  d[ "undelivered" ] = static_cast< long >( outbox_.size() );
   size_t n_events = 0;
   for ( const auto& mine : spikes_ )
   {
     n_events += mine.size();
   }
-  const std::vector< double > key = { static_cast< double >( n_events ), static_cast< double >( generation_ ),
-    tau_, readout_start_, readout_stop_ };
-  if ( key != cache_key_ )
-  {
-    const double h = nest::Time::get_resolution().get_ms();
-    const long tau_steps = std::lround( tau_ / h );
-    count_spikes( spikes_, n_, cache_counts_ );
-    window_overlaps( spikes_, n_, tau_steps, h / 2.0, cache_first_ );
-    state_counts( spikes_, n_, tau_steps, std::lround( 2.0 * readout_start_ / h ),
-      std::lround( 2.0 * readout_stop_ / h ), cache_states_ );
-    cache_key_ = key;
-  }
-  d[ "n_events" ] = static_cast< long >( n_events );
-  d[ "undelivered" ] = static_cast< long >( outbox_.size() );
-  d[ "counts" ] = cache_counts_;
-  d[ "overlap_first" ] = cache_first_;
-  d[ "state_counts" ] = cache_states_;
+  readout_.write(
+    d, n_, n_events, generation_, [ this ]() -> const std::vector< NetworkSpikes >& { return spikes_; } );
 }
 
 inline void
@@ -463,20 +384,12 @@ sampling_networks::set_status( const Dictionary& d )
   double tau_ref = tau_ref_;
   double tau_syn = tau_syn_;
   double delay = delay_;
-  double tau = tau_;
-  double readout_start = readout_start_;
-  double readout_stop = readout_stop_;
   std::string escape = escape_ == SamplingEscape::EXPONENTIAL ? "exp" : "logistic";
-  long n_events = 0;
   d.update_value( "weight_scale", weight_scale );
   d.update_value( "tau_ref", tau_ref );
   d.update_value( "tau_syn", tau_syn );
   d.update_value( "delay", delay );
-  d.update_value( "tau", tau );
-  d.update_value( "readout_start", readout_start );
-  d.update_value( "readout_stop", readout_stop );
   d.update_value( "escape", escape );
-  const bool clear = d.update_value( "n_events", n_events );
   if ( not std::isfinite( weight_scale ) )
   {
     throw nest::BadProperty(
@@ -484,7 +397,6 @@ sampling_networks::set_status( const Dictionary& d )
   }
   grid_steps_( tau_ref, "tau_ref" );
   grid_steps_( tau_syn, "tau_syn" );
-  grid_steps_( tau, "tau" );
   if ( not std::isnan( delay ) )
   {
     grid_steps_( delay, "delay" );
@@ -493,23 +405,7 @@ sampling_networks::set_status( const Dictionary& d )
   {
     throw nest::BadProperty( "sampling_networks: escape must be 'exp' or 'logistic'; got '" + escape + "'." );
   }
-  const double h = nest::Time::get_resolution().get_ms();
-  for ( const auto& [ name, value ] : { std::pair< const char*, double >( "readout_start", readout_start ),
-          std::pair< const char*, double >( "readout_stop", readout_stop ) } )
-  {
-    const double half_steps = 2.0 * value / h;
-    if ( not std::isfinite( value ) or std::abs( half_steps - std::round( half_steps ) ) > 1e-6 )
-    {
-      throw nest::BadProperty( std::string( "sampling_networks: " ) + name
-                               + " must be a finite multiple of half the resolution ("
-                               + format_number( h / 2.0 ) + " ms); got " + format_number( value ) + " ms." );
-    }
-  }
-  if ( clear and n_events != 0 )
-  {
-    throw nest::BadProperty( "sampling_networks: n_events can only be set to 0 (forget the spikes); got "
-                             + std::to_string( n_events ) + "." );
-  }
+  const StatisticsReadout::Settings settings = readout_.read( d, "sampling_networks" );
 
   n_ = n;
   replicas_ = replicas;
@@ -519,15 +415,13 @@ sampling_networks::set_status( const Dictionary& d )
   tau_ref_ = tau_ref;
   tau_syn_ = tau_syn;
   delay_ = delay;
-  tau_ = tau;
-  readout_start_ = readout_start;
-  readout_stop_ = readout_stop;
+  readout_.apply( settings );
   escape_ = escape == "exp" ? SamplingEscape::EXPONENTIAL : SamplingEscape::LOGISTIC;
   if ( layout_changed )
   {
     reset_networks_();
   }
-  else if ( clear )
+  else if ( settings.forget )
   {
     spikes_.assign( static_cast< size_t >( replicas_ ), {} );
     ++generation_;

@@ -369,6 +369,117 @@ private:
   size_t size_ = 0;
 };
 
+/**
+ * The summed PSPs of one port.
+ *
+ * Arrivals are collected per step in a ring buffer.  Rectangular PSPs: the
+ * end of every PSP is kept in its own queue, sorted by step, because a PSP
+ * may last longer than the ring buffer reaches ahead (min_delay +
+ * max_delay).  Alpha PSPs: the two variables of the exact recursion.
+ */
+struct SamplingInput
+{
+  //! Arrivals not yet taken, (step, summed weight), sorted by step.  The weights of one
+  //! step are summed from 0 in delivery order, exactly as a NEST ring buffer sums them.
+  StepSums pending_;
+  StepSums ends_; //!< (first step without the PSP, weight)
+  double sum_;
+  double alpha_a_; //!< sum of w E^x over arrivals (alpha)
+  double alpha_s_; //!< sum of w x E^x over arrivals (alpha)
+
+  SamplingInput();
+
+  void clear();
+
+  //! Forget the running PSPs (not the arrivals still in flight).
+  void discard_psps();
+
+  //! Add a weight arriving at step t_step.
+  void add_arrival( long t_step, double w );
+
+  //! The summed weight arriving at t_step (0 if none), removed from the pending ones.
+  double
+  take_arrival( long t_step )
+  {
+    if ( pending_.empty() or pending_.front_step() != t_step )
+    {
+      return 0.0;
+    }
+    const double w = pending_.front_value();
+    pending_.pop_front();
+    return w;
+  }
+
+  //! The first step at or after which this port's sum can change (LONG_MAX: never).
+  long
+  next_change() const
+  {
+    long next = std::numeric_limits< long >::max();
+    if ( not pending_.empty() )
+    {
+      next = pending_.front_step();
+    }
+    if ( not ends_.empty() )
+    {
+      next = std::min( next, ends_.front_step() );
+    }
+    return next;
+  }
+
+  //! Advance the sum to the state at step t_step, given what arrives at that step.
+  void advance( long t_step, double arrived, long n_syn );
+
+  //! One step of the alpha recursion; sum_ = scale * s.
+  void
+  advance_alpha( double arrived, double decay, double scale )
+  {
+    alpha_s_ = decay * ( alpha_s_ + alpha_a_ );
+    alpha_a_ = decay * alpha_a_ + arrived;
+    sum_ = scale * alpha_s_;
+  }
+
+  //! Whether advance() has anything to do at t_step (checked inline every step).
+  bool
+  changes_at( long t_step, double arrived ) const
+  {
+    return arrived != 0.0 or ( not ends_.empty() and ends_.front_step() <= t_step );
+  }
+};
+
+/**
+ * The first step after t_step at which a neuron must run its full update: its input can
+ * change (next_change), its dead time ends (r steps left, counting t_step: the step that
+ * starts with r == 1), or the spike drawn is due (steps_to_spike, a whole number, reaches 0;
+ * >= 1e15: none drawn).
+ */
+inline long
+first_full_update( long t_step, long next_change, long r, double steps_to_spike )
+{
+  if ( r > 0 )
+  {
+    return std::min( next_change, t_step + r );
+  }
+  if ( steps_to_spike < 1e15 )
+  {
+    return std::min( next_change, t_step + static_cast< long >( steps_to_spike ) );
+  }
+  return next_change;
+}
+
+//! A step before first_full_update(): exactly what the full update does at it.
+inline void
+quiet_step( long& r, double& steps_to_spike )
+{
+  if ( r > 1 )
+  {
+    --r;
+  }
+  else
+  {
+    steps_to_spike -= 1.0;
+  }
+}
+
 class sampling_neuron : public nest::ArchivingNode
 {
 public:
@@ -466,82 +577,7 @@ private:
     void set( const Dictionary&, const Parameters_& );
   };
 
-  /**
-   * The summed PSPs of one port.
-   *
-   * Arrivals are collected per step in a ring buffer.  Rectangular PSPs: the
-   * end of every PSP is kept in its own queue, sorted by step, because a PSP
-   * may last longer than the ring buffer reaches ahead (min_delay +
-   * max_delay).  Alpha PSPs: the two variables of the exact recursion.
-   */
-  struct Input_
-  {
-    //! Arrivals not yet taken, (step, summed weight), sorted by step.  The weights of one
-    //! step are summed from 0 in delivery order, exactly as a NEST ring buffer sums them.
-    StepSums pending_;
-    StepSums ends_; //!< (first step without the PSP, weight)
-    double sum_;
-    double alpha_a_; //!< sum of w E^x over arrivals (alpha)
-    double alpha_s_; //!< sum of w x E^x over arrivals (alpha)
-
-    Input_();
-
-    void clear();
-
-    //! Forget the running PSPs (not the arrivals still in flight).
-    void discard_psps();
-
-    //! Add a weight arriving at step t_step.
-    void add_arrival( long t_step, double w );
-
-    //! The summed weight arriving at t_step (0 if none), removed from the pending ones.
-    double
-    take_arrival( long t_step )
-    {
-      if ( pending_.empty() or pending_.front_step() != t_step )
-      {
-        return 0.0;
-      }
-      const double w = pending_.front_value();
-      pending_.pop_front();
-      return w;
-    }
-
-    //! The first step at or after which this port's sum can change (LONG_MAX: never).
-    long
-    next_change() const
-    {
-      long next = std::numeric_limits< long >::max();
-      if ( not pending_.empty() )
-      {
-        next = pending_.front_step();
-      }
-      if ( not ends_.empty() )
-      {
-        next = std::min( next, ends_.front_step() );
-      }
-      return next;
-    }
-
-    //! Advance the sum to the state at step t_step, given what arrives at that step.
-    void advance( long t_step, double arrived, long n_syn );
-
-    //! One step of the alpha recursion; sum_ = scale * s.
-    void
-    advance_alpha( double arrived, double decay, double scale )
-    {
-      alpha_s_ = decay * ( alpha_s_ + alpha_a_ );
-      alpha_a_ = decay * alpha_a_ + arrived;
-      sum_ = scale * alpha_s_;
-    }
-
-    //! Whether advance() has anything to do at t_step (checked inline every step).
-    bool
-    changes_at( long t_step, double arrived ) const
-    {
-      return arrived != 0.0 or ( not ends_.empty() and ends_.front_step() <= t_step );
-    }
-  };
+  using Input_ = SamplingInput;
 
   /**
    * Boxcar averages of u and of the basal input, the learning-signal ring and the
@@ -902,7 +938,7 @@ sampling_neuron::State_::set( const Dictionary& d, const Parameters_& p )
  * Input ports and buffers
  * ------------------------------------------------------------------------- */
 
-inline sampling_neuron::Input_::Input_()
+inline SamplingInput::SamplingInput()
   : pending_()
   , ends_()
   , sum_( 0.0 )
@@ -912,20 +948,20 @@ inline sampling_neuron::Input_::Input_()
 }
 
 inline void
-sampling_neuron::Input_::clear()
+SamplingInput::clear()
 {
   pending_.clear();
   discard_psps();
 }
 
 inline void
-sampling_neuron::Input_::add_arrival( long t_step, double w )
+SamplingInput::add_arrival( long t_step, double w )
 {
   pending_.add( t_step, w );
 }
 
 inline void
-sampling_neuron::Input_::discard_psps()
+SamplingInput::discard_psps()
 {
   ends_.clear();
   sum_ = 0.0;
@@ -934,7 +970,7 @@ sampling_neuron::Input_::discard_psps()
 }
 
 inline void
-sampling_neuron::Input_::advance( long t_step, double arrived, long n_syn )
+SamplingInput::advance( long t_step, double arrived, long n_syn )
 {
   while ( not ends_.empty() and ends_.front_step() <= t_step )
   {
@@ -1262,18 +1298,8 @@ sampling_neuron::next_event_after_( long t_step ) const
   {
     return t_step + 1;
   }
-  long next = std::min( B_.basal_.next_change(), B_.apical_.next_change() );
-  if ( S_.r_ > 0 )
-  {
-    // Dead time ends at the step that starts with r_ == 1.
-    next = std::min( next, t_step + S_.r_ );
-  }
-  else if ( V_.steps_to_spike_ < 1e15 )
-  {
-    // steps_to_spike_ is a whole number; the spike is due when it reaches 0.
-    next = std::min( next, t_step + static_cast< long >( V_.steps_to_spike_ ) );
-  }
-  return next;
+  return first_full_update(
+    t_step, std::min( B_.basal_.next_change(), B_.apical_.next_change() ), S_.r_, V_.steps_to_spike_ );
 }
 
 inline void
@@ -1287,15 +1313,7 @@ sampling_neuron::update( nest::Time const& origin, const long from, const long t
     const long t_step = origin_steps + lag + 1;
     if ( t_step < V_.next_event_ )
     {
-      // A quiet step: exactly what the full update below does at it.
-      if ( S_.r_ > 1 )
-      {
-        --S_.r_;
-      }
-      else
-      {
-        V_.steps_to_spike_ -= 1.0;
-      }
+      quiet_step( S_.r_, V_.steps_to_spike_ );
       if ( V_.logged_ )
       {
         B_.logger_.record_data( origin_steps + lag );

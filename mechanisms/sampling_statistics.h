@@ -4,16 +4,26 @@
  *  The learning statistics of sampling networks, from each network's spikes as
  *  (step, neuron) pairs sorted by step: spike counts, the overlaps of the
  *  neurons' active windows and the counts of the sampled states.  Shared by
- *  sampling_monitor (spikes it receives) and sampling_networks (spikes it makes).
+ *  sampling_monitor (spikes it receives) and sampling_networks (spikes it makes),
+ *  with StatisticsReadout: their common parameters (tau, the read-out span,
+ *  n_events), their checks and the status entries of the statistics.
  */
 
 #ifndef SALPYNN_SAMPLING_STATISTICS_H
 #define SALPYNN_SAMPLING_STATISTICS_H
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
+
+#include "dictionary.h"
+#include "exceptions.h"
+#include "nest_time.h"
+
+#include "salpynn_util.h"
 
 namespace salpynn
 {
@@ -119,6 +129,112 @@ state_counts( const std::vector< NetworkSpikes >& spikes, long n, long tau_steps
       ++states[ r * n_states + state ];
     }
   }
+}
+
+/**
+ * The statistics parameters of a node that reports them (tau, readout_start, readout_stop,
+ * n_events) and the statistics last computed.  PyNEST reads the whole status around every
+ * set, so the statistics are computed once per content: the spikes kept (their number and
+ * how often they were forgotten), tau and the read-out span.
+ */
+class StatisticsReadout
+{
+public:
+  struct Settings
+  {
+    double tau = 10.0;
+    double readout_start = 0.0;
+    double readout_stop = 0.0;
+    bool forget = false; //!< n_events was set (to 0): forget the spikes kept
+  };
+
+  //! The settings in d over the current ones, checked; throws BadProperty naming model and
+  //! the parameter.  Changes nothing: apply() does, once the node's own checks passed.
+  Settings read( const Dictionary& d, const std::string& model ) const;
+
+  void
+  apply( const Settings& settings )
+  {
+    settings_ = settings;
+    settings_.forget = false;
+  }
+
+  /**
+   * Writes the parameters, n_events and the statistics (counts, overlap_first,
+   * state_counts) of n-neuron networks; spikes() gives the spikes kept, per network sorted
+   * by step, and is called only when the content changed since the last call.
+   */
+  template < typename SpikesFn >
+  void write( Dictionary& d, long n, size_t n_events, long generation, SpikesFn spikes ) const;
+
+private:
+  Settings settings_;
+  mutable std::vector< double > key_;
+  mutable std::vector< long > counts_;
+  mutable std::vector< double > first_;
+  mutable std::vector< long > states_;
+};
+
+inline StatisticsReadout::Settings
+StatisticsReadout::read( const Dictionary& d, const std::string& model ) const
+{
+  Settings s = settings_;
+  long n_events = 0;
+  d.update_value( "tau", s.tau );
+  d.update_value( "readout_start", s.readout_start );
+  d.update_value( "readout_stop", s.readout_stop );
+  s.forget = d.update_value( "n_events", n_events );
+
+  const double h = nest::Time::get_resolution().get_ms();
+  const double tau_steps = s.tau / h;
+  if ( not std::isfinite( s.tau ) or std::lround( tau_steps ) < 1
+       or std::abs( tau_steps - std::round( tau_steps ) ) > 1e-6 )
+  {
+    throw nest::BadProperty( model + ": tau must be a positive multiple of the resolution ("
+                             + format_number( h ) + " ms); got " + format_number( s.tau ) + " ms." );
+  }
+  for ( const auto& [ name, value ] : { std::pair< const char*, double >( "readout_start", s.readout_start ),
+          std::pair< const char*, double >( "readout_stop", s.readout_stop ) } )
+  {
+    const double half_steps = 2.0 * value / h;
+    if ( not std::isfinite( value ) or std::abs( half_steps - std::round( half_steps ) ) > 1e-6 )
+    {
+      throw nest::BadProperty( model + ": " + name + " must be a finite multiple of half the resolution ("
+                               + format_number( h / 2.0 ) + " ms); got " + format_number( value ) + " ms." );
+    }
+  }
+  if ( s.forget and n_events != 0 )
+  {
+    throw nest::BadProperty( model + ": n_events can only be set to 0 (forget the spikes); got "
+                             + std::to_string( n_events ) + "." );
+  }
+  return s;
+}
+
+template < typename SpikesFn >
+void
+StatisticsReadout::write( Dictionary& d, long n, size_t n_events, long generation, SpikesFn spikes ) const
+{
+  d[ "tau" ] = settings_.tau;
+  d[ "readout_start" ] = settings_.readout_start;
+  d[ "readout_stop" ] = settings_.readout_stop;
+  const std::vector< double > key = { static_cast< double >( n ), static_cast< double >( n_events ),
+    static_cast< double >( generation ), settings_.tau, settings_.readout_start, settings_.readout_stop };
+  if ( key != key_ )
+  {
+    const double h = nest::Time::get_resolution().get_ms();
+    const long tau_steps = std::lround( settings_.tau / h );
+    const auto& kept = spikes();
+    count_spikes( kept, n, counts_ );
+    window_overlaps( kept, n, tau_steps, h / 2.0, first_ );
+    state_counts( kept, n, tau_steps, std::lround( 2.0 * settings_.readout_start / h ),
+      std::lround( 2.0 * settings_.readout_stop / h ), states_ );
+    key_ = key;
+  }
+  d[ "n_events" ] = static_cast< long >( n_events );
+  d[ "counts" ] = counts_;
+  d[ "overlap_first" ] = first_;
+  d[ "state_counts" ] = states_;
 }
 
 } // namespace salpynn
