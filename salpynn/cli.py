@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("file", type=Path, help="sweep file (JSON)")
     sweep.add_argument("--out", type=Path, help="result folder (overrides the file)")
+    sweep.add_argument(
+        "--conditions",
+        type=lambda text: text.split(","),
+        metavar="A,B,...",
+        help="run only these conditions of the file, in this order (same run ids)",
+    )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     plot = sub.add_parser(
@@ -211,6 +217,8 @@ def _sweep(args: argparse.Namespace) -> int:
     rank = MPI.COMM_WORLD.Get_rank()
     try:
         spec = load_sweep(args.file)
+        if args.conditions:
+            spec = spec.select(args.conditions)
         if args.out:
             spec.out = args.out
         spec.runs()  # validate every run before anything starts

@@ -68,6 +68,21 @@ class SweepSpec:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     conditions: dict[str, dict[str, Any]] = field(default_factory=lambda: {"default": {}})
 
+    def select(self, names: list[str]) -> SweepSpec:
+        """The same sweep with only the named conditions, in the given order.
+
+        Runs keep their ids (an id depends on the condition and its parameters only), so a
+        part run now and the rest later fill one result folder; the order is the order in
+        which runs are handed to workers (put the longest first).
+        """
+        unknown = [name for name in names if name not in self.conditions]
+        if unknown or not names or len(set(names)) != len(names):
+            raise ConfigError(
+                f"--conditions must name distinct conditions of the sweep file, one or more of "
+                f"{list(self.conditions)}; got {names}"
+            )
+        return dataclasses.replace(self, conditions={n: self.conditions[n] for n in names})
+
     def runs(self) -> list[RunSpec]:
         """All runs, validated (bad parameters raise before anything runs)."""
         config_cls = experiments.get(self.experiment).config

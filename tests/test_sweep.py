@@ -83,6 +83,27 @@ class TestSerialSweep:
         error = json.loads((tmp_path / "out" / "runs" / victim / "error.json").read_text())
         assert "Traceback" in error["traceback"]
 
+    def test_selected_conditions_keep_run_ids_and_fill_the_same_folder(self, tmp_path):
+        path = write_spec(tmp_path)
+        full = sweep.load_sweep(path).runs()
+        part = sweep.load_sweep(path).select(["frozen"]).runs()
+        assert [r.run_id for r in part] == [r.run_id for r in full if r.condition == "frozen"]
+        reordered = sweep.load_sweep(path).select(["frozen", "both"]).runs()
+        assert [r.condition for r in reordered] == ["frozen", "frozen", "both", "both"]
+        assert sorted(r.run_id for r in reordered) == sorted(r.run_id for r in full)
+
+        proc = run_cli([str(path), "--conditions", "frozen"])
+        assert proc.returncode == 0, proc.stderr
+        assert set(read_table(tmp_path / "out" / "summary.csv")) == {r.run_id for r in part}
+        proc = run_cli([str(path)])
+        assert proc.returncode == 0 and "2 already finished, 2 to run" in proc.stdout
+
+    @pytest.mark.parametrize("names", ["frozen,colour", "frozen,frozen"])
+    def test_cli_refuses_bad_condition_selection(self, tmp_path, names):
+        proc = run_cli([str(write_spec(tmp_path)), "--conditions", names])
+        assert proc.returncode == 2 and "['both', 'frozen']" in proc.stderr
+        assert not (tmp_path / "out").exists()
+
     @pytest.mark.parametrize(
         ("changes", "message"),
         [
